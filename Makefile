@@ -1,0 +1,132 @@
+# wsgate — plain GNU make.  See README.md for the targets.
+#
+# Conventions, so that adding a file never means editing this Makefile:
+#   src/ws/*.c            -> $(B)/libws.a          (protocol core)
+#   src/gateway/*.c       -> $(B)/libgw.a + $(B)/wsgate (gw_main.c has main)
+#   src/tools/NAME.c      -> $(B)/NAME             (one program per file)
+#   tests/unit/test_*.c   -> $(B)/tests/test_*     (Check suites)
+#   tests/fuzz/fuzz_*.c   -> build/fuzz/fuzz_*     (libFuzzer, clang)
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+SAN     ?=
+B       ?= $(if $(SAN),build/asan,build)
+
+CC      ?= cc
+PKGS    := libevent libevent_openssl libnghttp2 openssl zlib
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -levent_pthreads -lpthread
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wno-unused-parameter
+CFLAGS  ?= -O2 -g
+SANFLAGS := $(if $(SAN),-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) -Isrc/ws -Isrc/gateway \
+              $(PKG_CFLAGS) -MMD -MP
+LDFLAGS_ALL := $(SANFLAGS) $(LDFLAGS)
+
+WS_SRC   := $(sort $(wildcard src/ws/*.c))
+GW_SRC   := $(sort $(filter-out src/gateway/gw_main.c,$(wildcard src/gateway/*.c)))
+TOOL_SRC := $(sort $(wildcard src/tools/*.c))
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+
+WS_OBJ   := $(WS_SRC:%.c=$(B)/obj/%.o)
+GW_OBJ   := $(GW_SRC:%.c=$(B)/obj/%.o)
+TOOLS    := $(TOOL_SRC:src/tools/%.c=$(B)/%)
+UNITS    := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+WSGATE   := $(if $(wildcard src/gateway/gw_main.c),$(B)/wsgate)
+
+.PHONY: all deps check check-unit check-integration check-asan fuzz fuzz-build run \
+        bench conformance install clean format
+all: $(B)/libws.a $(if $(GW_SRC),$(B)/libgw.a) $(WSGATE) $(TOOLS)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(B)/libws.a: $(WS_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/libgw.a: $(GW_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/wsgate: $(B)/obj/src/gateway/gw_main.o $(B)/libgw.a $(B)/libws.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
+$(B)/%: $(B)/obj/src/tools/%.o $(if $(GW_SRC),$(B)/libgw.a) $(B)/libws.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
+$(B)/tests/%: $(B)/obj/tests/unit/%.o $(if $(GW_SRC),$(B)/libgw.a) $(B)/libws.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS) -lm
+
+deps:
+	@scripts/install-deps.sh
+
+# The README's test command: installs what is missing, builds, runs every
+# unit and integration test, then the same suites under ASan+UBSan.
+check: deps
+	$(MAKE) all
+	$(MAKE) check-unit
+	$(MAKE) check-integration
+	$(MAKE) check-asan
+
+check-unit: $(UNITS)
+	@scripts/run-unit.sh $(UNITS)
+
+check-integration: all
+	@if [ -x tests/integration/run.sh ]; then WSGATE=$(B)/wsgate BUILD=$(B) \
+	  tests/integration/run.sh; else echo "integration: no suite yet"; fi
+
+check-asan:
+	$(MAKE) SAN=1 all
+	$(MAKE) SAN=1 check-unit
+	$(MAKE) SAN=1 check-integration
+
+# libFuzzer targets, built with clang; each runs FUZZ_SECONDS.
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_FLAGS   := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
+                -Isrc/ws -Isrc/gateway $(PKG_CFLAGS)
+FUZZ_LIB_OBJ := $(WS_SRC:%.c=build/fuzz/obj/%.o) $(GW_SRC:%.c=build/fuzz/obj/%.o)
+FUZZERS      := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -c $< -o $@
+
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJ)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+
+fuzz-build: $(FUZZERS)
+
+fuzz: deps fuzz-build
+	@scripts/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZERS)
+
+run: deps all
+	@scripts/run-dev.sh $(B)/wsgate
+
+bench: deps all
+	@scripts/bench.sh
+
+conformance: deps all
+	@tests/conformance/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/ws
+	$(if $(WSGATE),install -m 755 $(WSGATE) $(DESTDIR)$(PREFIX)/bin/wsgate)
+	$(if $(TOOLS),install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/)
+	install -m 644 $(B)/libws.a $(DESTDIR)$(PREFIX)/lib/libws.a
+	install -m 644 src/ws/*.h $(DESTDIR)$(PREFIX)/include/ws/
+
+format:
+	clang-format -i src/*/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)
