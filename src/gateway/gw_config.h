@@ -51,6 +51,7 @@ struct gw_route {
 	char *name;                /* section name, logged as the route */
 	int line;                  /* line of the section header */
 	char *path;                /* path without a trailing '*' */
+	size_t path_len;           /* strlen(path): route matching needs no strlen */
 	bool prefix;               /* path = /x*: prefix match */
 	char *backend;             /* as written, for logs */
 	enum gw_backend_kind backend_kind;
