@@ -41,7 +41,9 @@ size_t ws_close_payload_build(uint8_t out[125], unsigned code, const char *reaso
 /* Parse a received close payload.  An empty payload yields 1005 and no
  * reason.  Returns WS_OK, WS_ERR_PROTO_CLOSE_LEN (1 byte),
  * WS_ERR_PROTO_CLOSE_CODE (code not valid on the wire) or
- * WS_ERR_PROTO_UTF8 (reason not valid UTF-8). */
+ * WS_ERR_PROTO_UTF8 (reason not valid UTF-8).  On success *reason points
+ * into p (NULL when there is none).  *code is set to the received code
+ * also on CLOSE_CODE and UTF8 errors (for logs), 0 on CLOSE_LEN. */
 int ws_close_payload_parse(const uint8_t *p, size_t n, uint16_t *code, const uint8_t **reason,
                            size_t *reason_len);
 

@@ -89,11 +89,33 @@ void ws_frame_parser_init(struct ws_frame_parser *p, enum ws_role role, uint64_t
 
 /* Consume bytes from data[0..len) until one event is ready or the input
  * runs out; *consumed says how many bytes were used (the caller calls
- * again with the rest).  Payload bytes are unmasked in place.  A
- * zero-length frame yields HEADER then END.  Returns WS_OK or one of the
- * WS_ERR_PROTO_* errors (OPCODE, RSV, UNMASKED, MASKED, LENGTH,
- * LENGTH_TOP, CONTROL_LEN, CONTROL_FRAG, CLOSE_LEN, CONTINUATION,
- * NOT_CONTINUATION, FRAME_TOO_BIG); errors are sticky. */
+ * again with the rest).  Payload bytes are unmasked in place.  Call it
+ * in a loop until it reports EV_NONE: NONE comes only when all of
+ * data[0..len) was consumed and nothing is pending.
+ *
+ * Per frame the events are HEADER, then PAYLOAD chunks (never empty,
+ * their lengths summing to header.length), then END.  HEADER consumes
+ * exactly the rest of the header and no payload.  END consumes nothing
+ * and comes from the call after the last PAYLOAD (or after HEADER for a
+ * zero-length frame), even when that call has len 0.  ev->header points
+ * at p->header for HEADER/PAYLOAD/END and is NULL for NONE; its
+ * contents change once the next frame's first byte is read, so use it
+ * before calling again after END.  Message sequencing is updated at HEADER
+ * time.
+ *
+ * Rules are checked as soon as the deciding byte arrives: opcode, RSV
+ * bits, control FIN and continuation/new-message on the first header
+ * byte; mask direction, control length and close length 1 on the
+ * second; minimal length, top bit and max_frame on the last length
+ * byte, before the masking key and any payload.
+ *
+ * Returns WS_OK or one of the WS_ERR_PROTO_* errors (OPCODE, RSV,
+ * UNMASKED, MASKED, LENGTH, LENGTH_TOP, CONTROL_LEN, CONTROL_FRAG,
+ * CLOSE_LEN, CONTINUATION, NOT_CONTINUATION, FRAME_TOO_BIG), with
+ * ev->type NONE and *consumed covering the bytes read up to and including
+ * the bad one.
+ * Errors are sticky: the state is FAILED and later calls return the same
+ * error and consume nothing. */
 int ws_frame_parse(struct ws_frame_parser *p, uint8_t *data, size_t len, size_t *consumed,
                    struct ws_frame_event *ev);
 
@@ -101,7 +123,9 @@ int ws_frame_parse(struct ws_frame_parser *p, uint8_t *data, size_t len, size_t 
 #define WS_FRAME_HEADER_MAX 14
 
 /* Encode a frame header with the shortest length form; mask NULL means
- * unmasked.  Returns the header length (2..14). */
+ * unmasked.  length must be below 2^63 (the parser rejects the top
+ * bit).  Only the low 4 bits of opcode are used.  Returns the header
+ * length (2..14); cannot fail. */
 size_t ws_frame_header_encode(uint8_t out[WS_FRAME_HEADER_MAX], uint8_t opcode, bool fin, bool rsv1,
                               uint64_t length, const uint8_t *mask);
 

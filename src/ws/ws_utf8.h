@@ -20,8 +20,11 @@ struct ws_utf8 {
 /* Start a new validation (a new message). */
 void ws_utf8_init(struct ws_utf8 *u);
 
-/* Validate n more bytes.  Returns WS_OK, or WS_ERR_PROTO_UTF8 as soon as
- * a byte makes the stream invalid; after an error the state is sticky. */
+/* Validate n more bytes.  Returns WS_OK, or WS_ERR_PROTO_UTF8 from the
+ * very call that holds the first byte no valid text can continue with
+ * (e.g. E0 80, ED A0, F4 90, C0, F5..FF, a stray continuation, a lead
+ * byte inside a sequence); after an error the state is sticky until
+ * ws_utf8_init. */
 int ws_utf8_feed(struct ws_utf8 *u, const uint8_t *p, size_t n);
 
 /* End of stream: WS_OK when at a code-point boundary, else
@@ -32,7 +35,7 @@ int ws_utf8_finish(const struct ws_utf8 *u);
 bool ws_utf8_valid(const uint8_t *p, size_t n);
 
 /* Largest length <= max that ends on a code-point boundary of the valid
- * UTF-8 text p[0..n) (used to cut close reasons). */
+ * UTF-8 text p[0..n) (used to cut close reasons); n when n <= max. */
 size_t ws_utf8_cut(const uint8_t *p, size_t n, size_t max);
 
 #endif
