@@ -130,4 +130,6 @@ format:
 clean:
 	rm -rf build
 
+.SECONDARY:
+
 -include $(shell find build -name '*.d' 2>/dev/null)

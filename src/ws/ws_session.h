@@ -10,10 +10,13 @@
  *
  * States: OPEN -> CLOSING (a close frame sent or received) -> CLOSED.
  * Pings are answered before the handler hears of them; a received close
- * is echoed exactly once; after our close is sent, sends are refused
- * with WS_ERR_CLOSED.  Server side closes the transport once the close
- * handshake is done; client side waits for the server to close it.  The
- * close timeout bounds both waits.
+ * is echoed exactly once (a close without status code is echoed as an
+ * empty close); after our close is sent, sends are refused with
+ * WS_ERR_CLOSED.  Server side closes the transport once the close
+ * handshake is done; client side keeps reading and waits for the server
+ * to close it.  The close timeout bounds both waits.  When the input
+ * breaks the protocol, both roles close the transport as soon as the
+ * close frame with the mapped code has been written.
  *
  * Flow control, both ways:
  *  - input (pull mode): the session calls transport->want_read(true)
@@ -81,9 +84,12 @@ struct ws_handler {
 	void (*on_open)(struct ws_session *s, void *ud);
 	/* A chunk of a data message: opcode is WS_OP_TEXT or WS_OP_BINARY on
 	 * every chunk of the message, first/final mark its ends.  Text is
-	 * UTF-8-validated before delivery.  Payload is already inflated
-	 * when deflate is on.  Return 0, or a negative error to fail the
-	 * session with 1011. */
+	 * UTF-8-validated before delivery (a chunk with an invalid byte is
+	 * never delivered).  Payload is already inflated when deflate is
+	 * on.  A chunk may be empty: a message that ends with an empty
+	 * frame, and every compressed message, ends with an empty final
+	 * chunk.  data is valid only during the call.  Return 0, or a
+	 * negative error to fail the session with 1011. */
 	int (*on_message)(struct ws_session *s, void *ud, enum ws_opcode opcode,
 	                  const uint8_t *data, size_t len, bool first, bool final);
 	/* A pong arrived (pings are answered by the session itself). */
@@ -94,26 +100,29 @@ struct ws_handler {
 	 * backend first.  The close timeout still applies. */
 	int (*on_peer_close)(struct ws_session *s, void *ud, uint16_t code, const uint8_t *reason,
 	                     size_t reason_len);
-	/* The outbound queue fell below half the high-water mark. */
+	/* The outbound queue fell below half the high-water mark after
+	 * having passed it (called from ws_session_on_writable). */
 	void (*on_drain)(struct ws_session *s, void *ud);
 	/* A protocol, transport or timeout error ends the session; on_close
 	 * follows. */
 	void (*on_error)(struct ws_session *s, void *ud, int err);
 	/* The session is closed: code is the peer's close code (1005 if it
-	 * sent none) after a close handshake, or 1006 when the transport
-	 * ended without one.  Last callback. */
+	 * sent none) when its close frame arrived, else 1006 (transport
+	 * ended, abort, timeout, protocol error).  reason points into the
+	 * session, valid during the call.  Last callback; not called once
+	 * ws_session_free was called. */
 	void (*on_close)(struct ws_session *s, void *ud, uint16_t code, const uint8_t *reason,
 	                 size_t reason_len);
 };
 
 struct ws_session_options {
-	uint64_t max_frame;        /* bytes per received frame (16 MiB); 0 = none */
-	uint64_t max_message;      /* bytes per received message, inflated (64 MiB) */
-	size_t queue_high_water;   /* outbound bytes before writable turns false (256 KiB) */
-	size_t queue_limit;        /* outbound bytes before sends fail (16 MiB + 64 KiB) */
-	size_t fragment_size;      /* outbound messages larger are split (0 = never) */
-	uint64_t close_timeout_ms; /* wait for the close handshake (5000) */
-	uint64_t idle_timeout_ms;  /* no input for this long: close 1001 (0 = off) */
+	uint64_t max_frame;      /* bytes per received frame (16 MiB); 0 = none */
+	uint64_t max_message;    /* bytes per received message, inflated (64 MiB); 0 = none */
+	size_t queue_high_water; /* outbound bytes before writable turns false (256 KiB) */
+	size_t queue_limit;      /* outbound bytes before sends fail (16 MiB + 64 KiB); 0 = none */
+	size_t fragment_size;    /* outbound messages larger are split (0 = never) */
+	uint64_t close_timeout_ms; /* wait for the close handshake (5000); 0 = forever */
+	uint64_t idle_timeout_ms;  /* no input while reading: close 1001 (0 = off) */
 	uint64_t ping_interval_ms; /* send a ping after this much silence (0 = off) */
 	bool deflate;              /* permessage-deflate was negotiated */
 	struct ws_deflate_params deflate_params; /* when deflate */
@@ -131,8 +140,9 @@ int ws_session_new(struct ws_session **out, enum ws_role role, const struct ws_t
                    void *handle, const struct ws_handler *h, void *ud,
                    const struct ws_session_options *o);
 
-/* Free the session (deferred when called from a callback).  Does not
- * close the transport: abort first if it is still open. */
+/* Free the session (deferred when called from a callback; no callback
+ * or transport call follows it).  Does not close the transport: abort
+ * first if it is still open. */
 void ws_session_free(struct ws_session *s);
 
 /* Call on_open, arm the timers and ask for input.  Bytes the embedder
@@ -143,30 +153,45 @@ void ws_session_start(struct ws_session *s);
  * the bytes consumed (less than len only when paused or closed), or a
  * negative error when the input broke the protocol: the session has
  * then sent the close frame with the mapped code (1002/1007/1009) and
- * called on_error. */
+ * called on_error (WS_ERR_HANDLER when on_message failed: 1011).  The
+ * bytes not consumed must be fed again as they are now (the session
+ * may already have unmasked them).  Bytes after the peer's close frame
+ * are consumed and ignored.  WS_ERR_INVALID_ARG when called from
+ * inside one of this session's callbacks. */
 ssize_t ws_session_feed(struct ws_session *s, uint8_t *data, size_t len);
 
 /* The transport reached end of input (clean = FIN/END_STREAM, else a
- * reset).  Closes with 1006 unless the close handshake was complete. */
+ * reset).  Ends the session: transport->close (clean when the close
+ * handshake was complete), then on_close. */
 void ws_session_transport_closed(struct ws_session *s, bool clean);
 
 /* Send a whole data message (WS_OP_TEXT or WS_OP_BINARY).  Text must be
- * valid UTF-8 (not checked).  Returns WS_OK, WS_ERR_CLOSED,
- * WS_ERR_QUEUE_FULL, WS_ERR_INVALID_ARG, WS_ERR_NOMEM or
- * WS_ERR_TRANSPORT. */
+ * valid UTF-8 (not checked).  A message is accepted whole or refused:
+ * WS_ERR_QUEUE_FULL when the queued bytes plus this message's would
+ * pass queue_limit, whatever the transport might take right now.
+ * Returns WS_OK, WS_ERR_CLOSED, WS_ERR_QUEUE_FULL, WS_ERR_INVALID_ARG
+ * (bad opcode, or a send_fragment message is open), WS_ERR_NOMEM or
+ * WS_ERR_TRANSPORT (the session has then ended). */
 int ws_session_send(struct ws_session *s, enum ws_opcode opcode, const uint8_t *data, size_t len);
 
 /* Send one piece of a message without having it whole: opcode of the
- * message on every call, final on the last.  Same errors. */
+ * message on every call, final on the last.  Each piece becomes one
+ * frame (or several with fragment_size); pings may go between them.
+ * Same errors; WS_ERR_INVALID_ARG when the opcode differs from the
+ * open message's. */
 int ws_session_send_fragment(struct ws_session *s, enum ws_opcode opcode, const uint8_t *data,
                              size_t len, bool final);
 
-/* Send a ping (payload <= 125 bytes).  Same errors. */
+/* Send a ping (payload <= 125 bytes).  Pings and pongs may overtake
+ * queued data at a frame boundary; of several waiting pings only the
+ * newest is sent.  Same errors. */
 int ws_session_ping(struct ws_session *s, const uint8_t *data, size_t len);
 
 /* Start (or, after a deferred on_peer_close, complete) the close
- * handshake.  An invalid code is sent as 1002; the reason is cut to 123
- * bytes at a code-point boundary.  Returns WS_OK or WS_ERR_CLOSED. */
+ * handshake.  An invalid code is sent as 1002; code 0 sends an empty
+ * close; the reason is cut to 123 bytes at a code-point boundary (an
+ * invalid UTF-8 reason is dropped).  The close frame queues behind the
+ * data already sent.  Returns WS_OK or WS_ERR_CLOSED. */
 int ws_session_close(struct ws_session *s, unsigned code, const char *reason, size_t reason_len);
 
 /* Drop the connection now: transport close(abort), on_close(1006). */
@@ -186,7 +211,8 @@ void ws_session_tick(struct ws_session *s);
 
 /* Outbound bytes queued and not yet taken by the transport. */
 size_t ws_session_queued(const struct ws_session *s);
-/* False while the queue is above the high-water mark. */
+/* False from when the queue passes the high-water mark until it falls
+ * below half of it (on_drain). */
 bool ws_session_writable(const struct ws_session *s);
 
 enum ws_session_state ws_session_state(const struct ws_session *s);
@@ -194,7 +220,8 @@ const char *ws_session_state_str(enum ws_session_state st);
 enum ws_role ws_session_role(const struct ws_session *s);
 
 /* Counters for logs: payload bytes of data messages received and sent
- * (after inflate / before deflate), and the close code sent (0 if none). */
+ * (after inflate / before deflate), and the close codes sent and
+ * received (0 if none, 1005 for an empty close). */
 uint64_t ws_session_bytes_in(const struct ws_session *s);
 uint64_t ws_session_bytes_out(const struct ws_session *s);
 uint16_t ws_session_close_code_sent(const struct ws_session *s);
