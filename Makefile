@@ -76,7 +76,8 @@ check: deps
 	$(MAKE) check-integration
 	$(MAKE) check-asan
 
-check-unit: $(UNITS)
+check-unit: $(UNITS) $(B)/libws.a
+	@scripts/check-readme.sh $(B) "$(SANFLAGS)"
 	@scripts/run-unit.sh $(UNITS)
 
 check-integration: all
