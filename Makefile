@@ -23,19 +23,22 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototyp
 CFLAGS  ?= -O2 -g
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 SANFLAGS := $(if $(SAN),$(ASAN_FLAGS))
-ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) -Isrc/ws -Isrc/gateway \
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) -Isrc/ws -Isrc/gateway -Isrc/client \
               $(PKG_CFLAGS) -MMD -MP
 LDFLAGS_ALL := $(SANFLAGS) $(LDFLAGS)
 
 WS_SRC   := $(sort $(wildcard src/ws/*.c))
 GW_SRC   := $(sort $(filter-out src/gateway/gw_main.c,$(wildcard src/gateway/*.c)))
 TOOL_SRC := $(sort $(wildcard src/tools/*.c))
+CLIENT_SRC := $(sort $(wildcard src/client/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 WS_OBJ   := $(WS_SRC:%.c=$(B)/obj/%.o)
 GW_OBJ   := $(GW_SRC:%.c=$(B)/obj/%.o)
 TOOLS    := $(TOOL_SRC:src/tools/%.c=$(B)/%)
+CLIENT_OBJ := $(CLIENT_SRC:%.c=$(B)/obj/%.o)
+WSC_LIB  := $(if $(CLIENT_SRC),$(B)/libwsc.a)
 UNITS    := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 WSGATE   := $(if $(wildcard src/gateway/gw_main.c),$(B)/wsgate)
 
@@ -58,10 +61,14 @@ $(B)/libgw.a: $(GW_OBJ)
 $(B)/wsgate: $(B)/obj/src/gateway/gw_main.o $(B)/libgw.a $(B)/libws.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
-$(B)/%: $(B)/obj/src/tools/%.o $(if $(GW_SRC),$(B)/libgw.a) $(B)/libws.a
+$(B)/libwsc.a: $(CLIENT_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/%: $(B)/obj/src/tools/%.o $(WSC_LIB) $(if $(GW_SRC),$(B)/libgw.a) $(B)/libws.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
-$(B)/tests/%: $(B)/obj/tests/unit/%.o $(if $(GW_SRC),$(B)/libgw.a) $(B)/libws.a
+$(B)/tests/%: $(B)/obj/tests/unit/%.o $(WSC_LIB) $(if $(GW_SRC),$(B)/libgw.a) $(B)/libws.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS) -lm
 
@@ -93,8 +100,9 @@ check-asan:
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
 FUZZ_FLAGS   := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
-                -Isrc/ws -Isrc/gateway $(PKG_CFLAGS)
-FUZZ_LIB_OBJ := $(WS_SRC:%.c=build/fuzz/obj/%.o) $(GW_SRC:%.c=build/fuzz/obj/%.o)
+                -Isrc/ws -Isrc/gateway -Isrc/client $(PKG_CFLAGS)
+FUZZ_LIB_OBJ := $(WS_SRC:%.c=build/fuzz/obj/%.o) $(GW_SRC:%.c=build/fuzz/obj/%.o) \
+                $(CLIENT_SRC:%.c=build/fuzz/obj/%.o)
 FUZZERS      := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
 build/fuzz/obj/%.o: %.c

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,6 +110,13 @@ static void connect_event_cb(struct bufferevent *bev, short what, void *arg)
 		/* The user installs its own callbacks; until then nothing
 		 * may call back into the backend. */
 		bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+		/* Bridged bytes are forwarded as they come: Nagle would hold
+		 * small messages back for a round trip. */
+		if (b->route->backend_kind == GW_BACKEND_TCP) {
+			int one = 1;
+			(void)setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one,
+					 sizeof(one));
+		}
 		free_addrs(b);
 		report(b, GW_BACKEND_OK);
 		return;

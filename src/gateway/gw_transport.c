@@ -1,0 +1,450 @@
+/* gw_transport: TCP/TLS stream under a session (see gw_transport.h). */
+#include "gw_transport.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+
+#include "gw_tls.h"
+#include "ws_error.h"
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void arm_ms(struct event *ev, uint64_t ms)
+{
+	struct timeval tv = {.tv_sec = (time_t)(ms / 1000),
+	                     .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+	evtimer_add(ev, &tv);
+}
+
+static void format_peer(char *out, size_t n, const struct sockaddr *sa, socklen_t salen)
+{
+	char host[INET6_ADDRSTRLEN];
+	if (sa == NULL || salen == 0) {
+		snprintf(out, n, "-");
+	} else if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+		snprintf(out, n, "%s:%u", host, ntohs(s4->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		snprintf(out, n, "[%s]:%u", host, ntohs(s6->sin6_port));
+	} else if (sa->sa_family == AF_UNIX) {
+		/* Clients of a unix listener are usually unnamed. */
+		snprintf(out, n, "unix");
+	} else {
+		snprintf(out, n, "?");
+	}
+}
+
+/* Close the stream at once; rst asks TCP for a reset instead of a FIN. */
+static void close_now(struct gw_transport *t, bool rst)
+{
+	if (t->bev == NULL)
+		return;
+	if (rst) {
+		struct linger lg = {.l_onoff = 1, .l_linger = 0};
+		setsockopt(t->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	}
+	/* BEV_OPT_CLOSE_ON_FREE closes the fd and frees the SSL. */
+	bufferevent_free(t->bev);
+	t->bev = NULL;
+	t->ssl = NULL;
+	t->state = GW_TRANSPORT_CLOSED;
+	evtimer_del(t->timer);
+}
+
+/* Called from event callbacks only: ends the stream and tells the owner.
+ * t may be freed by on_gone, so nothing touches it afterwards. */
+static void gone(struct gw_transport *t, bool rst)
+{
+	close_now(t, rst);
+	t->owner->on_gone(t->arg);
+}
+
+/* Output drained after finish: send TLS close_notify and a FIN, then
+ * wait for the peer's end so that our last bytes are not lost to a reset. */
+static void shut_write(struct gw_transport *t)
+{
+	if (t->ssl) {
+		/* One non-blocking attempt: the record is tiny and the socket's
+		 * send buffer is empty now; a failure only costs the alert. */
+		SSL_shutdown(t->ssl);
+		ERR_clear_error();
+	}
+	shutdown(t->fd, SHUT_WR);
+	t->state = GW_TRANSPORT_LINGER;
+	bufferevent_enable(t->bev, EV_READ);
+}
+
+static void deliver_eof(struct gw_transport *t, bool clean)
+{
+	t->eof_pending = false;
+	ws_session_transport_closed(t->session, clean);
+}
+
+void gw_transport_feed(struct gw_transport *t)
+{
+	if (t->bev == NULL)
+		return;
+	struct evbuffer *in = bufferevent_get_input(t->bev);
+	while (t->session && t->state == GW_TRANSPORT_OPEN) {
+		size_t n = evbuffer_get_length(in);
+		if (n == 0) {
+			if (t->eof_pending)
+				deliver_eof(t, t->eof_clean);
+			return;
+		}
+		struct evbuffer_iovec v;
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			return;
+		/* The session unmasks in place; the evbuffer chain is ours. */
+		ssize_t r = ws_session_feed(t->session, v.iov_base, v.iov_len);
+		if (t->bev == NULL)
+			return; /* aborted from inside the session */
+		if (r < 0)
+			break; /* protocol error: the session is closing */
+		evbuffer_drain(in, (size_t)r);
+		if ((size_t)r < v.iov_len)
+			return; /* paused: want_read(true) brings us back */
+	}
+	/* Closing: what is left is not for anyone. */
+	if (t->bev && t->state != GW_TRANSPORT_OPEN)
+		evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+	struct gw_transport *t = arg;
+	if (t->state != GW_TRANSPORT_OPEN) {
+		evbuffer_drain(bufferevent_get_input(bev),
+		               evbuffer_get_length(bufferevent_get_input(bev)));
+		return;
+	}
+	if (t->session)
+		gw_transport_feed(t);
+	else
+		t->owner->on_read(t->arg);
+}
+
+static void write_cb(struct bufferevent *bev, void *arg)
+{
+	struct gw_transport *t = arg;
+	if (t->state == GW_TRANSPORT_FLUSHING) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			shut_write(t);
+		return;
+	}
+	if (t->state == GW_TRANSPORT_OPEN && t->blocked && t->session) {
+		t->blocked = false;
+		if (ws_session_on_writable(t->session) < 0 && t->bev)
+			gw_transport_abort(t);
+	}
+}
+
+static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct gw_transport *t = arg;
+	if (what & BEV_EVENT_CONNECTED) {
+		/* TLS handshake done; input (if any) comes through read_cb. */
+		return;
+	}
+	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)))
+		return;
+	bool clean = (what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR);
+	switch (t->state) {
+	case GW_TRANSPORT_OPEN:
+		if (t->session) {
+			if (evbuffer_get_length(bufferevent_get_input(bev)) > 0 &&
+			    ws_session_paused(t->session)) {
+				/* Deliver the end after the input already read. */
+				t->eof_pending = true;
+				t->eof_clean = clean;
+				bufferevent_disable(bev, EV_READ);
+				return;
+			}
+			gw_transport_feed(t);
+			if (t->session && t->state == GW_TRANSPORT_OPEN && clean &&
+			    ws_session_close_code_received(t->session) != 0) {
+				/* A peer that sent its close and then shut its
+				 * sending side still reads our close (the app may
+				 * defer the echo); the close timeout bounds it. */
+				bufferevent_disable(bev, EV_READ);
+				return;
+			}
+			if (t->session && t->state == GW_TRANSPORT_OPEN)
+				deliver_eof(t, clean);
+		} else {
+			bufferevent_disable(bev, EV_READ);
+			t->owner->on_eof(t->arg, clean);
+		}
+		return;
+	case GW_TRANSPORT_FLUSHING:
+		if (clean) {
+			/* Only the peer's sending side is shut: it still
+			 * reads, so the flush goes on (the linger timer
+			 * bounds it) instead of dropping our last bytes. */
+			bufferevent_disable(bev, EV_READ);
+			return;
+		}
+		gone(t, true);
+		return;
+	case GW_TRANSPORT_LINGER:
+		/* The peer is gone: nothing more can be delivered. */
+		gone(t, !clean);
+		return;
+	case GW_TRANSPORT_CLOSED:
+		return;
+	}
+}
+
+static void timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_transport *t = arg;
+	switch (t->state) {
+	case GW_TRANSPORT_OPEN:
+		if (t->session)
+			ws_session_tick(t->session);
+		else
+			t->owner->on_timeout(t->arg);
+		return;
+	case GW_TRANSPORT_FLUSHING:
+	case GW_TRANSPORT_LINGER:
+		/* A peer that neither reads nor closes gets a reset. */
+		gone(t, true);
+		return;
+	case GW_TRANSPORT_CLOSED:
+		return;
+	}
+}
+
+int gw_transport_init(struct gw_transport *t, struct event_base *base, evutil_socket_t fd, SSL *ssl,
+                      const struct sockaddr *sa, socklen_t salen,
+                      const struct gw_transport_owner *owner, void *arg)
+{
+	memset(t, 0, sizeof(*t));
+	t->base = base;
+	t->fd = fd;
+	t->owner = owner;
+	t->arg = arg;
+	format_peer(t->peer, sizeof(t->peer), sa, salen);
+	if (sa && (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)) {
+		/* Frames are written whole in one go; Nagle would only hold the
+		 * last segment of each back for the peer's delayed ACK. */
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
+	t->timer = evtimer_new(base, timer_cb, t);
+	if (t->timer == NULL)
+		goto fail;
+	if (ssl) {
+		t->bev = bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+		                                        BEV_OPT_CLOSE_ON_FREE);
+		if (t->bev)
+			/* Browsers and many clients drop TCP without close_notify;
+			 * that is an ordinary end of stream, not an attack on
+			 * framing (WebSocket frames carry their own lengths). */
+			bufferevent_openssl_set_allow_dirty_shutdown(t->bev, 1);
+	} else {
+		t->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+	}
+	if (t->bev == NULL)
+		goto fail;
+	t->ssl = ssl;
+	bufferevent_set_max_single_read(t->bev, GW_TRANSPORT_READ_MAX);
+	bufferevent_set_max_single_write(t->bev, GW_TRANSPORT_READ_MAX);
+	bufferevent_setcb(t->bev, read_cb, write_cb, event_cb, t);
+	bufferevent_setwatermark(t->bev, EV_WRITE, GW_TRANSPORT_OUT_MAX / 2, 0);
+	bufferevent_enable(t->bev, EV_READ | EV_WRITE);
+	t->state = GW_TRANSPORT_OPEN;
+	return 0;
+fail:
+	if (t->timer)
+		event_free(t->timer);
+	t->timer = NULL;
+	if (ssl)
+		SSL_free(ssl);
+	close(fd);
+	t->state = GW_TRANSPORT_CLOSED;
+	return -1;
+}
+
+void gw_transport_cleanup(struct gw_transport *t)
+{
+	close_now(t, true);
+	if (t->timer)
+		event_free(t->timer);
+	t->timer = NULL;
+}
+
+struct evbuffer *gw_transport_input(struct gw_transport *t)
+{
+	return t->bev ? bufferevent_get_input(t->bev) : NULL;
+}
+
+int gw_transport_write(struct gw_transport *t, const void *data, size_t len)
+{
+	if (t->bev == NULL || t->state != GW_TRANSPORT_OPEN)
+		return -1;
+	return bufferevent_write(t->bev, data, len) == 0 ? 0 : -1;
+}
+
+size_t gw_transport_output_len(struct gw_transport *t)
+{
+	return t->bev ? evbuffer_get_length(bufferevent_get_output(t->bev)) : 0;
+}
+
+void gw_transport_set_deadline(struct gw_transport *t, uint64_t ms)
+{
+	if (ms == 0)
+		evtimer_del(t->timer);
+	else
+		arm_ms(t->timer, ms);
+}
+
+void gw_transport_read(struct gw_transport *t, bool on)
+{
+	if (t->bev == NULL)
+		return;
+	if (on)
+		bufferevent_enable(t->bev, EV_READ);
+	else
+		bufferevent_disable(t->bev, EV_READ);
+}
+
+void gw_transport_attach(struct gw_transport *t, struct ws_session *s)
+{
+	t->session = s;
+	evtimer_del(t->timer);
+}
+
+void gw_transport_detach(struct gw_transport *t)
+{
+	t->session = NULL;
+}
+
+void gw_transport_finish(struct gw_transport *t)
+{
+	if (t->bev == NULL || t->state != GW_TRANSPORT_OPEN)
+		return;
+	t->state = GW_TRANSPORT_FLUSHING;
+	bufferevent_setwatermark(t->bev, EV_WRITE, 0, 0);
+	arm_ms(t->timer, GW_TRANSPORT_LINGER_MS);
+	/* Keep reading (and discarding) so that a peer still sending cannot
+	 * make the kernel answer our close with a reset. */
+	bufferevent_enable(t->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(t->bev)) == 0)
+		shut_write(t);
+}
+
+void gw_transport_abort(struct gw_transport *t)
+{
+	close_now(t, true);
+}
+
+bool gw_transport_closed(const struct gw_transport *t)
+{
+	return t->bev == NULL;
+}
+
+bool gw_transport_alpn_h2(const struct gw_transport *t)
+{
+	return t->ssl != NULL && gw_tls_selected_h2(t->ssl);
+}
+
+/* ---- ws_transport_ops ---- */
+
+static ssize_t tr_send(void *handle, const struct iovec *iov, int iovcnt)
+{
+	struct gw_transport *t = handle;
+	if (t->bev == NULL || t->state != GW_TRANSPORT_OPEN)
+		return WS_ERR_TRANSPORT;
+	struct evbuffer *out = bufferevent_get_output(t->bev);
+	size_t have = evbuffer_get_length(out);
+	size_t room = have < GW_TRANSPORT_OUT_MAX ? GW_TRANSPORT_OUT_MAX - have : 0;
+	size_t taken = 0, total = 0;
+	for (int i = 0; i < iovcnt; i++)
+		total += iov[i].iov_len;
+	for (int i = 0; i < iovcnt && taken < room; i++) {
+		size_t n = iov[i].iov_len;
+		if (n > room - taken)
+			n = room - taken;
+		if (n > 0 && evbuffer_add(out, iov[i].iov_base, n) != 0)
+			return taken > 0 ? (ssize_t)taken : WS_ERR_NOMEM;
+		taken += n;
+	}
+	if (taken < total)
+		t->blocked = true;
+	return (ssize_t)taken;
+}
+
+static void tr_want_read(void *handle, bool on)
+{
+	struct gw_transport *t = handle;
+	if (t->bev == NULL || t->state != GW_TRANSPORT_OPEN)
+		return;
+	if (!on) {
+		bufferevent_disable(t->bev, EV_READ);
+		return;
+	}
+	if (!t->eof_pending)
+		bufferevent_enable(t->bev, EV_READ);
+	/* Input read while paused would otherwise wait for new bytes that
+	 * may never come: run the read callback from the loop, not from
+	 * inside the session call that resumed us. */
+	if (evbuffer_get_length(bufferevent_get_input(t->bev)) > 0 || t->eof_pending)
+		bufferevent_trigger(t->bev, EV_READ,
+		                    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+}
+
+static void tr_close(void *handle, bool clean)
+{
+	struct gw_transport *t = handle;
+	if (clean)
+		gw_transport_finish(t);
+	else
+		gw_transport_abort(t);
+}
+
+static void tr_set_timer(void *handle, uint64_t deadline_ms)
+{
+	struct gw_transport *t = handle;
+	if (t->state != GW_TRANSPORT_OPEN)
+		return; /* the timer is the linger timer now */
+	if (deadline_ms == UINT64_MAX) {
+		evtimer_del(t->timer);
+		return;
+	}
+	uint64_t now = now_ms();
+	arm_ms(t->timer, deadline_ms > now ? deadline_ms - now : 0);
+}
+
+static const char *tr_peer(void *handle)
+{
+	struct gw_transport *t = handle;
+	return t->peer;
+}
+
+const struct ws_transport_ops gw_transport_ops = {
+    .send = tr_send,
+    .want_read = tr_want_read,
+    .close = tr_close,
+    .set_timer = tr_set_timer,
+    .peer = tr_peer,
+};
