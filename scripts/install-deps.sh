@@ -8,10 +8,13 @@ cd "$(dirname "$0")/.."
 pkgs=(build-essential pkg-config clang libclang-rt-14-dev
       libevent-dev libnghttp2-dev libssl-dev zlib1g-dev check openssl
       python3 python3-websockets python3-wsproto python3-h2
-      nghttp2-client nodejs npm chromium chromium-driver valgrind curl procps)
+      nghttp2-client nodejs chromium chromium-driver valgrind curl procps)
 case " ${WSGATE_DEPS_EXTRA:-} " in
 *" bench "*) pkgs+=(lighttpd lighttpd-mod-wstunnel websockify haproxy nghttp2-proxy) ;;
 esac
+
+# Some images ship npm inside their nodejs package; Debian's is separate.
+command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 
 missing=()
 for p in "${pkgs[@]}"; do
