@@ -35,6 +35,8 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 WS_OBJ   := $(WS_SRC:%.c=$(B)/obj/%.o)
+# Installed headers: ws.h and what it includes (internal ones stay private).
+WS_PUBLIC_H := src/ws/ws.h $(addprefix src/ws/,$(shell sed -n 's/^\#include "\(.*\)"/\1/p' src/ws/ws.h))
 GW_OBJ   := $(GW_SRC:%.c=$(B)/obj/%.o)
 TOOLS    := $(TOOL_SRC:src/tools/%.c=$(B)/%)
 CLIENT_OBJ := $(CLIENT_SRC:%.c=$(B)/obj/%.o)
@@ -131,7 +133,15 @@ install: all
 	$(if $(WSGATE),install -m 755 $(WSGATE) $(DESTDIR)$(PREFIX)/bin/wsgate)
 	$(if $(TOOLS),install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/)
 	install -m 644 $(B)/libws.a $(DESTDIR)$(PREFIX)/lib/libws.a
-	install -m 644 src/ws/*.h $(DESTDIR)$(PREFIX)/include/ws/
+	install -m 644 $(WS_PUBLIC_H) $(DESTDIR)$(PREFIX)/include/ws/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
+	  $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/doc/wsgate \
+	  $(DESTDIR)$(PREFIX)/share/wsgate/www $(DESTDIR)$(PREFIX)/lib/systemd/system
+	for m in docs/*.[158]; do install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/; done
+	install -m 644 conf/wsgate.conf $(DESTDIR)$(PREFIX)/share/doc/wsgate/wsgate.conf.example
+	install -m 644 www/* $(DESTDIR)$(PREFIX)/share/wsgate/www/
+	sed 's|/usr/local/bin/|$(PREFIX)/bin/|g' systemd/wsgate.service \
+	  > $(DESTDIR)$(PREFIX)/lib/systemd/system/wsgate.service
 
 format:
 	clang-format -i src/*/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c
