@@ -8,9 +8,9 @@ cd "$(dirname "$0")/.."
 pkgs=(build-essential pkg-config clang libclang-rt-14-dev
       libevent-dev libnghttp2-dev libssl-dev zlib1g-dev check openssl
       python3 python3-websockets python3-wsproto python3-h2
-      nghttp2-client nodejs chromium chromium-driver valgrind curl procps)
+      nghttp2-client nghttp2-proxy nodejs chromium chromium-driver valgrind curl procps)
 case " ${WSGATE_DEPS_EXTRA:-} " in
-*" bench "*) pkgs+=(lighttpd lighttpd-mod-wstunnel websockify haproxy nghttp2-proxy) ;;
+*" bench "*) pkgs+=(lighttpd websockify haproxy) ;;
 esac
 
 # Some images ship npm inside their nodejs package; Debian's is separate.
