@@ -681,7 +681,8 @@ void gw_h2_stream_process(struct gw_h2_stream *st)
 			return;
 	}
 	if (st->reset) {
-		if (!st->eof_told) {
+		if (!st->reset_told) {
+			st->reset_told = true;
 			st->eof_told = true;
 			ws_session_transport_closed(st->session, false);
 		}

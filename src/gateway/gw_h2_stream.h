@@ -112,6 +112,7 @@ struct gw_h2_stream {
 	bool in_eof;                           /* the peer sent END_STREAM */
 	bool eof_told;                         /* ... and the session was told */
 	bool reset;                            /* stream reset or connection gone: abort */
+	bool reset_told;                       /* ... and the session was told */
 	bool h2_closed;                        /* nghttp2 closed the stream */
 	bool blocked;                          /* a send was short: on_writable due after drain */
 	bool writable_due;                     /* call ws_session_on_writable from the queue */
