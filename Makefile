@@ -44,7 +44,7 @@ WSC_LIB  := $(if $(CLIENT_SRC),$(B)/libwsc.a)
 UNITS    := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 WSGATE   := $(if $(wildcard src/gateway/gw_main.c),$(B)/wsgate)
 
-.PHONY: all deps check check-unit check-integration check-asan fuzz fuzz-build run \
+.PHONY: all deps check check-unit check-integration check-conformance-fast check-asan fuzz fuzz-build run \
         bench conformance install clean format
 all: $(B)/libws.a $(if $(GW_SRC),$(B)/libgw.a) $(WSGATE) $(TOOLS)
 
@@ -83,7 +83,13 @@ check: deps
 	$(MAKE) all
 	$(MAKE) check-unit
 	$(MAKE) check-integration
+	$(MAKE) check-conformance-fast
 	$(MAKE) check-asan
+
+# The fast subset of the conformance suite over ws, wss, h2c and h2;
+# `make conformance` runs every case and writes build/conformance/report.md.
+check-conformance-fast: all
+	@WSGATE=$(B)/wsgate tests/conformance/run.sh --fast
 
 check-unit: $(UNITS) $(B)/libws.a
 	@scripts/check-readme.sh $(B) "$(SANFLAGS)"

@@ -19,8 +19,20 @@ import unittest
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 WSGATE = os.path.abspath(os.environ.get("WSGATE", os.path.join(ROOT, "build", "wsgate")))
 NODE_DIR = os.path.dirname(os.path.abspath(__file__))
-# Under ASan the daemon is slower; scale the time bounds.
-SLOW = 3 if "asan" in WSGATE else 1
+# WSGATE_VALGRIND=1 runs the daemon under valgrind's memcheck: a memory
+# error or a definite/indirect leak makes it exit 99, and stop() fails.
+VALGRIND = os.environ.get("WSGATE_VALGRIND") == "1"
+VALGRIND_CMD = ["valgrind", "--error-exitcode=99", "--leak-check=full",
+                "--show-leak-kinds=definite,indirect",
+                "--errors-for-leak-kinds=definite,indirect", "--track-fds=no",
+                "--num-callers=30"]
+# Under ASan the daemon is slower, under valgrind much slower; scale the
+# time bounds.
+SLOW = 10 if VALGRIND else 3 if "asan" in WSGATE else 1
+# Sanitizer reports in the daemon's stderr (a leak at exit, an invalid
+# access, undefined behaviour); stop() fails the test when it sees one,
+# whatever exit status the test expects.
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 
 
 def free_port(host="127.0.0.1"):
@@ -114,8 +126,20 @@ class Daemon:
 
     def start(self):
         self.logf = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([WSGATE, "-c", self.conf_path], stdout=self.logf,
+        cmd = [WSGATE, "-c", self.conf_path]
+        if VALGRIND:
+            # Its own log file, so that tests reading stderr see only the daemon.
+            self.vg_log_path = os.path.join(self.dir, "valgrind.%d.log" % time.monotonic_ns())
+            cmd = VALGRIND_CMD + ["--log-file=" + self.vg_log_path] + cmd
+        env = dict(os.environ)
+        # Leaks at exit are reported by LeakSanitizer with an exit status no
+        # test expects (a config error is 1); later options win, so the
+        # caller's own ASAN_OPTIONS still apply.
+        env["ASAN_OPTIONS"] = "detect_leaks=1:exitcode=86:" + env.get("ASAN_OPTIONS", "")
+        env["UBSAN_OPTIONS"] = "print_stacktrace=1:" + env.get("UBSAN_OPTIONS", "")
+        self.proc = subprocess.Popen(cmd, stdout=self.logf, env=env,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.checked = False
         if self.wait:
             self.wait_ready()
 
@@ -140,6 +164,7 @@ class Daemon:
         """Stop the daemon; returns its exit status."""
         if self.proc is None:
             return None
+        killed = False
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
@@ -147,8 +172,29 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+                killed = True
         self.logf.close()
+        if not self.checked:
+            self.checked = True
+            self.check_memory(killed and sig in (signal_mod.SIGTERM, signal_mod.SIGINT))
         return self.proc.returncode
+
+    def check_memory(self, killed):
+        """Fail on a sanitizer report in the log, or on a valgrind error
+        or leak; a daemon that had to be killed was never leak-checked."""
+        log = self.log()
+        for m in SANITIZER_MARKERS:
+            if m in log:
+                raise AssertionError(f"sanitizer report ({m}) from the daemon:\n{log[-8000:]}")
+        if not VALGRIND:
+            return
+        if killed:
+            raise AssertionError("daemon did not exit on SIGTERM/SIGINT under valgrind; "
+                                 "killed, so it was never leak-checked:\n" + log[-3000:])
+        with open(self.vg_log_path, encoding="utf-8", errors="replace") as f:
+            vg = f.read()
+        if self.proc.returncode == 99 or "ERROR SUMMARY: 0 errors" not in vg:
+            raise AssertionError(f"valgrind found errors (exit {self.proc.returncode}):\n{vg[-12000:]}")
 
     def log(self):
         with open(self.log_path, "rb") as f:
@@ -458,7 +504,7 @@ def probe_main(port, path="/echo", interval=0.05, handshakes=True):
     import json
     import sys
 
-    res = {"n": 0, "max_rtt": 0.0, "fresh": 0, "max_fresh": 0.0, "errors": []}
+    res = {"n": 0, "max_rtt": 0.0, "fresh": 0, "max_fresh": 0.0, "max_gap": 0.0, "errors": []}
     stop = threading.Event()
     threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
 
@@ -485,10 +531,15 @@ def probe_main(port, path="/echo", interval=0.05, handshakes=True):
     print("ready", flush=True)
     i = 0
     next_fresh = time.monotonic() + 1.0
+    last_end = time.monotonic()
     while ws is not None and not stop.is_set():
         i += 1
+        # Time between round trips beyond the interval: a probe that was
+        # not scheduled measured nothing meanwhile.
+        res["max_gap"] = max(res["max_gap"], time.monotonic() - last_end - interval)
         try:
             rtt = round_trip(ws, i)
+            last_end = time.monotonic()
             res["n"] += 1
             res["max_rtt"] = max(res["max_rtt"], rtt)
         except Exception as e:
@@ -507,6 +558,7 @@ def probe_main(port, path="/echo", interval=0.05, handshakes=True):
                     f.close()
                 res["fresh"] += 1
                 res["max_fresh"] = max(res["max_fresh"], time.monotonic() - t0)
+                last_end = time.monotonic()
             except Exception as e:
                 res["errors"].append(f"fresh connection {i}: {e!r}")
         stop.wait(interval)
@@ -574,7 +626,8 @@ class EchoProbe:
         fresh handshakes (with one round trip) get twice that."""
         r = self.stop()
         print(f"\n  probe: {r['n']} round trips, max {r['max_rtt'] * 1000:.1f} ms; "
-              f"{r['fresh']} fresh connections, max {r['max_fresh'] * 1000:.1f} ms", flush=True)
+              f"{r['fresh']} fresh connections, max {r['max_fresh'] * 1000:.1f} ms; "
+              f"longest pause {r.get('max_gap', 0) * 1000:.0f} ms", flush=True)
         tc.assertEqual(r["errors"], [], "the echo probe failed")
         tc.assertGreaterEqual(r["n"], min_rounds, "the echo probe made too few round trips")
         tc.assertLess(r["max_rtt"], max_rtt * SLOW, "an echo probe round trip was too slow")
