@@ -9,6 +9,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 WSGATE=${WSGATE:-$here/../../build/wsgate}
 case "$WSGATE" in /*) ;; *) WSGATE="$PWD/$WSGATE" ;; esac
 export WSGATE
+# BUILD: where the tools (wsgate-client, wsgate-bench) are; same rule.
+BUILD=${BUILD:-$(dirname "$WSGATE")}
+case "$BUILD" in /*) ;; *) BUILD="$PWD/$BUILD" ;; esac
+export BUILD
 cd "$here"
 passed=0 failed=0
 for t in test_*.py test_*.js; do
