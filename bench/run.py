@@ -1,0 +1,463 @@
+#!/usr/bin/python3
+"""bench/run.py: the `make bench` driver (scripts/bench.sh calls it).
+
+Starts the C TCP echo backend, then each gateway in turn (bench/peers.py)
+on loopback, drives it with the same wsgate-bench runs, measures the
+gateway's CPU time and memory from /proc (bench/procstat.py), and writes
+one table with absolute figures and ratios to wsgate to stdout and to
+docs/benchmarks.md (bench/report.py).
+
+`bench/run.py --rerender WORKDIR/results.json` writes the report again
+from a run kept with BENCH_KEEP=1, e.g. after editing bench/analysis.md.
+
+Environment:
+  BENCH_BUILD     build dir with wsgate and wsgate-bench (build)
+  BENCH_DURATION  seconds per throughput/latency run (6)
+  BENCH_PEERS     comma list of peers to run (all): wsgate,lighttpd,
+                  websockify,haproxy-ws,nghttpx-ws,relay
+  BENCH_SCEN      comma list of scenarios (all): t64,t64k,lat,idle,conn,
+                  streams,bulk,scale,profile
+  BENCH_IDLE      idle sessions (10000, capped by the fd limit)
+  BENCH_PIN       1 (default): gateway on CPU 1, generator and backends
+                  on CPU 0; 0: no pinning
+  BENCH_BUDGET    seconds after which remaining runs are skipped (840)
+  BENCH_OUT       report path (docs/benchmarks.md); "-" = stdout only
+  BENCH_KEEP      1: keep the work dir (logs, configs) after the run
+  BENCH_NICE      nice value for every process of the benchmark (0); a
+                  negative one keeps a shared machine's other jobs from
+                  preempting the measured processes as often
+"""
+import json
+import math
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+import peers  # noqa: E402
+import procstat  # noqa: E402
+import report  # noqa: E402
+
+BUILD = os.path.abspath(os.environ.get("BENCH_BUILD", os.path.join(ROOT, "build")))
+DUR = float(os.environ.get("BENCH_DURATION", "6"))
+PIN = os.environ.get("BENCH_PIN", "1") != "0"
+BUDGET = float(os.environ.get("BENCH_BUDGET", "840"))
+OUT = os.environ.get("BENCH_OUT", os.path.join(ROOT, "docs", "benchmarks.md"))
+SCEN_ALL = ["t64", "t64k", "lat", "idle", "conn", "streams", "bulk", "scale", "profile"]
+SCEN = [s for s in os.environ.get("BENCH_SCEN", ",".join(SCEN_ALL)).split(",") if s]
+PEER_FILTER = [s for s in os.environ.get("BENCH_PEERS", "").split(",") if s]
+
+GEN = os.path.join(BUILD, "wsgate-bench")
+WSGATE = os.path.join(BUILD, "wsgate")
+ECHO = os.path.join(BUILD, "bench", "tcp_echo")
+
+# Fixed-rate latency: total messages per second, 64 B.
+LAT_RATE = 5000
+report.SCEN_TITLE["lat"] = f"{LAT_RATE} msg/s fixed rate, 64 B"
+# System calls counted one by one in the syscall runs (the rest are
+# counted together as "other").
+SYSCALL_KINDS = ["epoll_wait", "epoll_ctl", "read", "readv", "recvfrom", "write", "writev",
+                 "sendto", "sendmsg", "ioctl"]
+# Idle run: seconds without progress after which the open count is final.
+PLATEAU_S = 4
+# Streams per connection in the HTTP/2 idle run (when the peer allows).
+IDLE_STREAMS = 100
+
+
+def nofile_limit():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def idle_count(nofile):
+    want = int(os.environ.get("BENCH_IDLE", "10000"))
+    # A bridging gateway holds two descriptors per HTTP/1.1 session
+    # (client and backend), and lighttpd stops accepting at about 90 % of
+    # its descriptors: stay under that.
+    return min(want, int(nofile * 0.85) // 2)
+
+
+def gen_args(peer, proto, scen, idle_n):
+    """Generator options for one run, or None when it does not apply."""
+    h2 = proto == "h2"
+    lim = peer.max_streams
+    if scen not in peer.scenarios(proto):
+        return None
+    base = ["--mode", peer.mode, "--binary"] + peer.extra_args(proto)
+    if h2:
+        base.append("--http2")
+    if scen == "t64":
+        shape = ["-c", "4", "-m", "8"] if h2 else ["-c", "32"]
+        return base + shape + ["-s", "64", "--inflight", "16", "-d", f"{DUR:g}", "-q"]
+    if scen == "t64k":
+        shape = ["-c", "2", "-m", "8"] if h2 else ["-c", "16"]
+        return base + shape + ["-s", "64K", "--inflight", "4", "-d", f"{DUR:g}", "-q"]
+    if scen == "lat":
+        shape = ["-c", "2", "-m", "8"] if h2 else ["-c", "16"]
+        return base + shape + ["-s", "64", "--rate", str(LAT_RATE), "-d", f"{DUR:g}", "-q"]
+    if scen in ("idle", "idle-deflate"):
+        n = peer.idle_sessions or idle_n
+        extra = ["--deflate"] if scen == "idle-deflate" else []
+        if h2:
+            m = min(IDLE_STREAMS, lim)
+            shape = ["-c", str(math.ceil(n / m)), "-m", str(m)]
+        else:
+            shape = ["-c", str(n)]
+        return base + extra + shape + ["--idle", "-d", "2", "--concurrency", "512"]
+    if scen == "conn":
+        shape = ["-c", "4", "-m", "8"] if h2 else ["-c", "32", "--bind", "127.0.0.1-64"]
+        return base + shape + ["--connect-rate", "-d", f"{max(DUR - 1, 3):g}", "-q"]
+    if scen == "streams":
+        if not h2:
+            return None
+        # At least 100 streams on one connection; a peer that allows
+        # fewer gets as many connections as it takes to carry 128.
+        shape = ["-c", "1", "-m", "128"] if lim >= 128 else ["-c", str(128 // lim), "-m", str(lim)]
+        return base + shape + ["-s", "64", "--inflight", "4", "-d", f"{DUR:g}", "-q"]
+    if scen == "bulk":
+        if not h2:
+            return None
+        shape = ["-c", "1", "-m", "100"] if lim >= 100 else ["-c", str(math.ceil(100 / lim)),
+                                                                  "-m", str(lim)]
+        return base + shape + ["-s", "1M", "--inflight", "1", "-d", f"{max(DUR - 1, 3):g}", "-q"]
+    raise ValueError(scen)
+
+
+def peer_sessions(peer, leader):
+    return [leader.pid] + [h.pid for h in peer.helpers()]
+
+
+def cpu_of(sids):
+    return sum(procstat.cpu_seconds(s) for s in sids)
+
+
+def mem_of(sids):
+    total, hows = 0, []
+    for s in sids:
+        k, how = procstat.memory_kib(s)
+        total += k
+        hows.append(how)
+    return total, " + ".join(hows)
+
+
+class Bench:
+    def __init__(self):
+        self.t_start = time.monotonic()
+        self.workdir = tempfile.mkdtemp(prefix="wsgate-bench.")
+        self.commands = []
+        self.launcher = peers.Launcher(self.workdir, self.commands)
+        self.results = []
+        self.nofile = nofile_limit()
+        self.idle_n = idle_count(self.nofile)
+        self.n_run = 0
+        self.gen = None  # the generator now running, killed on an abort
+        help_text = subprocess.run([GEN, "--help"], stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT).stdout.decode()
+        self.gen_has_subprotocol = "--subprotocol" in help_text
+        self.env = {
+            "launcher": self.launcher, "workdir": self.workdir, "wsgate": WSGATE,
+            "nofile": self.nofile, "gw_cpus": "1" if PIN else None,
+            "aux_cpus": "0" if PIN else None, "gen_has_subprotocol": self.gen_has_subprotocol,
+        }
+
+    def elapsed(self):
+        return time.monotonic() - self.t_start
+
+    def start_echo(self):
+        port_file = os.path.join(self.workdir, "tcp_echo.port")
+        self.echo = self.launcher.spawn("tcp_echo", [ECHO, "-f", port_file],
+                                        cpus=self.env["aux_cpus"])
+        deadline = time.monotonic() + 10
+        while not os.path.exists(port_file):
+            if time.monotonic() > deadline or self.echo.poll() is not None:
+                raise RuntimeError("tcp_echo did not start")
+            time.sleep(0.02)
+        with open(port_file) as f:
+            self.env["echo_port"] = int(f.read())
+
+    def run_one(self, peer, proto, scen, variant=None, gen_extra=(), label_scen=None,
+                gen_cpus="default", count_syscalls=False):
+        """Start the peer, run the generator once, measure, stop the peer."""
+        key = label_scen or scen
+        res = {"peer": peer.name, "proto": proto, "scen": key}
+        if self.elapsed() > BUDGET:
+            res["error"] = "skipped: time budget"
+            self.results.append(res)
+            return res
+        args = gen_args(peer, proto, scen, self.idle_n)
+        if args is None:
+            return None
+        self.n_run += 1
+        tag = f"{self.n_run:02d}-{peer.name}-{proto}-{key}"
+        others = [p for p in self.launcher.procs]
+        try:
+            leader = peer.start(variant)
+        except Exception as e:  # a peer that does not start is reported, not fatal
+            res["error"] = f"start failed: {e}"
+            self.results.append(res)
+            self._stop_peer(others)
+            print(f"[{self.elapsed():5.0f}s] {tag}: {res['error']}", flush=True)
+            return res
+        sids = peer_sessions(peer, leader)
+        time.sleep(0.3)
+        url = peer.url(proto)
+        argv = [GEN] + args + list(gen_extra) + [url]
+        cpus = self.env["aux_cpus"] if gen_cpus == "default" else gen_cpus
+        if cpus is not None:
+            argv = ["taskset", "-c", cpus] + argv
+        argv = peers.niced(argv)
+        self.commands.append((tag, argv))
+        idle = "--idle" in args
+        mem0, how = mem_of(sids)
+        cpu0, t0 = cpu_of(sids), time.monotonic()
+        err_path = os.path.join(self.workdir, f"{tag}.gen.err")
+        # The generator stops by itself after --duration plus a 5 s grace;
+        # past that it is stuck, and the run is reported as such.
+        timeout = 240 if idle else DUR + 30
+        perf = None
+        if count_syscalls:
+            # Counting syscall entries slows every syscall a little, so it
+            # gets runs of its own, not the measured ones.
+            pids = ",".join(str(p) for s_ in sids for p in procstat.session_pids(s_))
+            perf_out = os.path.join(self.workdir, f"{tag}.perf")
+            events = ["raw_syscalls:sys_enter"] + [f"syscalls:sys_enter_{k}" for k in SYSCALL_KINDS]
+            perf_argv = ["perf", "stat", "-x", ",", "-e", ",".join(events), "-p", pids,
+                         "-o", perf_out]
+            self.commands.append((f"{tag} (syscall count)", perf_argv))
+            perf = subprocess.Popen(perf_argv, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+            time.sleep(0.2)
+        with open(err_path, "wb") as errf:
+            g = subprocess.Popen(argv, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE if idle else errf,
+                                 start_new_session=True)
+            self.gen = g
+            try:
+                if idle:
+                    res.update(self._idle_watch(g, sids, errf, timeout))
+                out, _ = g.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(g.pid, 9)
+                out, _ = g.communicate()
+                res["error"] = "generator timed out"
+        cpu1, t1 = cpu_of(sids), time.monotonic()
+        if perf is not None:
+            perf.send_signal(2)
+            try:
+                perf.wait(timeout=10)
+                with open(perf_out) as f:
+                    kinds = {}
+                    for line in f:
+                        fields = line.split(",")
+                        if len(fields) < 3 or not fields[0].strip().isdigit():
+                            continue
+                        if fields[2] == "raw_syscalls:sys_enter":
+                            res["syscalls"] = int(fields[0])
+                        elif fields[2].startswith("syscalls:sys_enter_"):
+                            kinds[fields[2][len("syscalls:sys_enter_"):]] = int(fields[0])
+                    res["syscall_kinds"] = kinds
+            except (subprocess.TimeoutExpired, OSError, ValueError):
+                perf.kill()
+        res.update({"rc": g.returncode, "wall": t1 - t0, "cpu": cpu1 - cpu0,
+                    "cores": (cpu1 - cpu0) / (t1 - t0), "mem_before": mem0, "mem_how": how,
+                    "argv": argv, "threads": sum(procstat.threads(s) for s in sids)})
+        try:
+            res["json"] = json.loads(out.decode())
+        except ValueError:
+            if "plateau" in res:
+                pl = res["plateau"]
+                res["json"] = {"sessions_opened": pl["open"], "errors": {
+                    "total": pl["errors"], "handshake or connect": pl["errors"]}}
+                res["note"] = (f"{pl['open']} of {pl['wanted']} sessions opened, "
+                               f"{pl['errors']} refused; measured there")
+            else:
+                res.setdefault("error", f"no JSON (exit {g.returncode}); see {err_path}")
+        if "syscalls" in res and "json" in res and res["json"].get("messages"):
+            res["syscalls_per_msg"] = res["syscalls"] / res["json"]["messages"]
+        if idle and "mem_after" in res and "json" in res:
+            opened = res["json"].get("sessions_opened") or 0
+            if opened:
+                res["kib_per_session"] = (res["mem_after"] - mem0) / opened
+        self.results.append(res)
+        self._stop_peer(others)
+        print(f"[{self.elapsed():5.0f}s] {tag}: {report.brief(res)}", flush=True)
+        return res
+
+    def _idle_watch(self, g, sids, errf, timeout):
+        """Read the generator's stderr until every session is open, then
+        sample the gateway's memory while they are held.  When some
+        sessions fail (a peer out of descriptors), the open count stops
+        moving: after PLATEAU_S seconds of that, sample there, and stop
+        the generator (it would wait for sessions that never come)."""
+        deadline = time.monotonic() + timeout
+        got = {}
+        last, same = None, 0
+        for raw in g.stderr:
+            errf.write(raw)
+            if b"sessions open after" in raw:
+                time.sleep(1.0)
+                got["mem_after"], _ = mem_of(sids)
+                break
+            m = re.search(rb"open (\d+)/(\d+) .*errors (\d+)", raw)
+            if m:
+                state = (int(m.group(1)), int(m.group(3)))
+                same = same + 1 if state == last else 0
+                last = state
+                if same >= PLATEAU_S and state[0] > 0:
+                    got["mem_after"], _ = mem_of(sids)
+                    got["plateau"] = {"open": state[0], "errors": state[1],
+                                      "wanted": int(m.group(2))}
+                    os.killpg(g.pid, 15)
+                    break
+            if time.monotonic() > deadline:
+                break
+        rest = g.stderr.read()
+        errf.write(rest)
+        g.stderr.close()
+        g.stderr = None
+        return got
+
+    def _stop_peer(self, keep):
+        for p in list(reversed(self.launcher.procs)):
+            if p not in keep:
+                self.launcher.stop(p)
+
+    def profile(self, proto):
+        """perf profile of wsgate under the 64 B load (separate run: perf
+        slows the process it samples)."""
+        if shutil.which("perf") is None or self.elapsed() > BUDGET:
+            return None
+        w = peers.Wsgate(self.env)
+        others = list(self.launcher.procs)
+        leader = w.start()
+        time.sleep(0.3)
+        args = gen_args(w, proto, "t64", self.idle_n)
+        argv = [GEN] + args[:args.index("-d")] + ["-d", "5", "-q", w.url(proto)]
+        if self.env["aux_cpus"]:
+            argv = ["taskset", "-c", self.env["aux_cpus"]] + argv
+        argv = peers.niced(argv)
+        data = os.path.join(self.workdir, f"perf-{proto}.data")
+        g = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+        perf_argv = ["perf", "record", "-F", "999", "-g", "-o", data, "-p", str(leader.pid),
+                     "--", "sleep", "3"]
+        subprocess.run(perf_argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        g.wait(timeout=60)
+        self._stop_peer(others)
+        def perf_report(sort, limit):
+            rep = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children",
+                                  "--sort", sort, "-g", "none", "--percent-limit", limit],
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout.decode()
+            return [re.sub(r"(\s+-)+\s*$", "", ln).rstrip() for ln in rep.splitlines()
+                    if ln.strip() and not ln.startswith("#")]
+
+        lines = perf_report("dso", "1") + [""] + perf_report("dso,symbol", "1.5")[:25]
+        self.commands.append((f"profile-{proto}", perf_argv))
+        return {"proto": proto, "lines": lines, "gen": argv}
+
+    def run(self):
+        classes = [c for c in peers.ALL if not PEER_FILTER or c.name in PEER_FILTER]
+        self.start_echo()
+        missing = [c.name for c in classes if not peers.available(c)]
+        self.peer_objs = [c(self.env) for c in classes if peers.available(c)]
+        main_scen = [s for s in ["t64", "t64k", "lat", "streams", "bulk", "conn", "idle"]
+                     if s in SCEN]
+        for p in self.peer_objs:
+            for proto in p.protos:
+                for s in main_scen:
+                    self.run_one(p, proto, s)
+                if p.name == "wsgate" and "idle" in SCEN:
+                    self.run_one(p, proto, "idle-deflate", variant={"deflate": True})
+        ws = [p for p in self.peer_objs if p.name == "wsgate"]
+        if ws and "scale" in SCEN:
+            # Scaling: nothing pinned, so that a second worker can use the
+            # second core (shared with the generator and the backend).
+            for workers, key in ((1, "scale-w1"), (0, "scale-w2")):
+                self.run_one(ws[0], "h1", "t64", variant={"workers": workers or "auto",
+                                                          "cpus": None},
+                             label_scen=key, gen_cpus=None)
+        if "profile" in SCEN and shutil.which("perf"):
+            # System calls per message, for the single-process peers (perf
+            # stat -p does not follow websockify's forks).
+            for p in self.peer_objs:
+                if p.name in ("wsgate", "lighttpd", "relay"):
+                    for proto in p.protos:
+                        self.run_one(p, proto, "t64", label_scen="sys64", count_syscalls=True,
+                                     gen_extra=["-d", "3"])
+        profiles = []
+        if ws and "profile" in SCEN:
+            for proto in ("h1", "h2"):
+                pr = self.profile(proto)
+                if pr:
+                    profiles.append(pr)
+        self.launcher.stop_all()
+        return missing, profiles
+
+
+def rerender(path):
+    """Writes the report again from a kept results.json (after editing
+    bench/analysis.md or report.py), without running anything."""
+    with open(path) as f:
+        d = json.load(f)
+    env = {"wsgate": WSGATE, "gen_has_subprotocol": d["meta"]["gen_has_subprotocol"]}
+    objs = [c(env) for c in peers.ALL if c.name in d["peers"]]
+    text = report.render(d["results"], objs, d["meta"], d["commands"], d["profiles"])
+    print(report.console_table(d["results"], objs))
+    if OUT != "-":
+        with open(OUT, "w") as f:
+            f.write(text)
+        print(f"bench: wrote {OUT}")
+
+
+def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--rerender":
+        return rerender(sys.argv[2])
+    for path in (GEN, WSGATE, ECHO):
+        if not os.access(path, os.X_OK):
+            sys.exit(f"bench: {path} is missing; run `make all` and scripts/bench.sh")
+    b = Bench()
+    load0 = os.getloadavg()
+    print(f"bench: work dir {b.workdir}; fd limit {b.nofile}, "
+          f"idle sessions {b.idle_n}; pinning {'on' if PIN else 'off'}", flush=True)
+    try:
+        missing, profiles = b.run()
+    finally:
+        if b.gen is not None and b.gen.poll() is None:
+            os.killpg(b.gen.pid, 9)
+            b.gen.wait()
+        b.launcher.stop_all()
+    meta = {
+        "duration": DUR, "pin": PIN, "idle_n": b.idle_n, "nofile": b.nofile,
+        "lat_rate": LAT_RATE, "elapsed": b.elapsed(), "missing": missing,
+        "gen_has_subprotocol": b.gen_has_subprotocol, "build": BUILD, "echo": ECHO,
+        "load": (load0, os.getloadavg()), "nice": peers.NICE, "workdir": b.workdir,
+    }
+    text = report.render(b.results, b.peer_objs, meta, b.commands, profiles)
+    print()
+    print(report.console_table(b.results, b.peer_objs))
+    if OUT != "-":
+        with open(OUT, "w") as f:
+            f.write(text)
+        print(f"\nbench: wrote {OUT} ({b.elapsed():.0f} s in all)")
+    with open(os.path.join(b.workdir, "results.json"), "w") as f:
+        json.dump({"meta": meta, "results": b.results, "commands": b.commands,
+                   "profiles": profiles, "peers": [p.name for p in b.peer_objs]},
+                  f, indent=1, default=str)
+    if os.environ.get("BENCH_KEEP") == "1":
+        print(f"bench: kept {b.workdir}")
+    else:
+        shutil.rmtree(b.workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
