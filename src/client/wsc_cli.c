@@ -103,3 +103,15 @@ bool wsc_cli_addrs(const char *elem, struct sockaddr_storage *addrs, socklen_t *
 	}
 	return true;
 }
+
+bool wsc_cli_token(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= max)
+		return false;
+	for (; *s != '\0'; s++)
+		if (*s <= 0x20 || *s >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", *s) != NULL)
+			return false;
+	return true;
+}

@@ -25,4 +25,8 @@ bool wsc_cli_long(const char *s, long min, long *out);
 bool wsc_cli_addrs(const char *elem, struct sockaddr_storage *addrs, socklen_t *lens, int max,
                    int *n);
 
+/* True when s is an HTTP token (RFC 9110 §5.6.2), as a subprotocol name
+ * must be, of 1 to max - 1 characters. */
+bool wsc_cli_token(const char *s, size_t max);
+
 #endif

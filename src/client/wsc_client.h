@@ -15,8 +15,10 @@
  *
  * Lifetimes: the library owns connections and streams.  A stream's
  * on_close is its last callback and the stream is freed after it
- * returns; a connection's on_close follows those of all its streams and
- * the connection is freed after it returns.  Any function here may be
+ * returns (over HTTP/2 its stream lingers until the server ends it too,
+ * and is reset after 2 s if the server does not, so that it neither
+ * holds a concurrency slot nor keeps its connection from closing); a connection's on_close follows
+ * those of all its streams and the connection is freed after it returns.  Any function here may be
  * called from inside any callback.
  *
  * Errors reported to on_close are the libws enum: WS_ERR_TRANSPORT for
@@ -123,8 +125,11 @@ int wsc_conn_new(struct wsc_conn **out, struct wsc_ctx *ctx, const struct wsc_ur
                  const struct wsc_options *o, const struct wsc_conn_cb *cb, void *ud);
 
 /* Close: without abort, once the connection has no stream left (HTTP/2:
- * GOAWAY first); with abort, at once, aborting open streams (their
- * on_close reports 1006).  cb->on_close follows from the event loop. */
+ * GOAWAY first; one not flushed within 2 s, as to a server that stopped
+ * reading, ends the connection with WS_ERR_TIMEOUT); with abort, at
+ * once, aborting open streams (their on_close reports 1006), including
+ * streams stuck behind flow control.  cb->on_close follows from the
+ * event loop. */
 void wsc_conn_close(struct wsc_conn *c, bool abort);
 
 /* Open a WebSocket on c; its handshake starts as soon as c is ready.

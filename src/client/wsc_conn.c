@@ -255,6 +255,13 @@ static void sh_on_close(struct ws_session *s, void *ud, uint16_t code, const uin
 	/* libws defers the free until it unwinds out of this callback. */
 	ws_session_free(st->ws);
 	st->ws = NULL;
+	/* Over HTTP/2 the stream lingers until the server ends it too; one
+	 * that never does (or whose END_STREAM is stuck behind flow
+	 * control) is reset when the linger runs out, so that a dead
+	 * stream neither holds a concurrency slot nor keeps the
+	 * connection from closing. */
+	if (st->c->h2 != NULL && !st->h2_closed && st->c->state != WSC_CONN_DEAD)
+		arm_ms(st->timer, WSC_H2_LINGER_MS);
 	wsc__schedule(st->c);
 }
 
@@ -296,6 +303,8 @@ static void stream_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (st->ws != NULL)
 		ws_session_tick(st->ws);
+	else if (st->state == WSC_ST_DONE)
+		wsc_h2_abort_stream(st); /* the linger after on_close ran out */
 	else if (st->state == WSC_ST_HANDSHAKE)
 		wsc__stream_fail(st, WS_ERR_TIMEOUT, "handshake: no response within %llu ms",
 		                 (unsigned long long)st->c->o.handshake_timeout_ms);
@@ -445,6 +454,11 @@ static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct wsc_conn *c = arg;
 
+	if (c->state == WSC_CONN_DRAINING) {
+		wsc__conn_fail(c, WS_ERR_TIMEOUT, "close: GOAWAY not flushed within %d ms",
+		               WSC_DRAIN_MS);
+		return;
+	}
 	wsc__conn_fail(c, WS_ERR_TIMEOUT, "connect to %s timed out after %llu ms", c->url.authority,
 	               (unsigned long long)c->o.connect_timeout_ms);
 }
@@ -635,6 +649,12 @@ static void defer_cb(evutil_socket_t fd, short what, void *arg)
 	if (c->state == WSC_CONN_DEAD) {
 		/* Tell every stream, then the owner. */
 		for (st = c->streams; st != NULL; st = st->next) {
+			/* No HTTP/2 stream outlives its connection: a stream
+			 * whose session ended while its END_STREAM or RST was
+			 * still unsent (flow control, a server that stopped
+			 * reading) would otherwise never be freed, and the
+			 * connection never reported. */
+			st->h2_closed = true;
 			if (st->state == WSC_ST_DONE)
 				continue;
 			if (st->err == WS_OK) {
@@ -642,7 +662,6 @@ static void defer_cb(evutil_socket_t fd, short what, void *arg)
 				snprintf(st->why, sizeof(st->why), "%s",
 				         c->why[0] != '\0' ? c->why : "connection closed");
 			}
-			st->h2_closed = true;
 			if (st->ws != NULL)
 				ws_session_transport_closed(st->ws, false);
 			else
@@ -657,7 +676,10 @@ static void defer_cb(evutil_socket_t fd, short what, void *arg)
 	c->in_defer = false;
 	if (c->state != WSC_CONN_DEAD && c->streams == NULL && c->close_req) {
 		if (c->h2 != NULL && c->state == WSC_CONN_READY) {
+			/* A server that stopped reading gets WSC_DRAIN_MS to
+			 * take the GOAWAY (conn_timer_cb). */
 			c->state = WSC_CONN_DRAINING;
+			arm_ms(c->timer, WSC_DRAIN_MS);
 			wsc_h2_goaway(c);
 		}
 		if (c->state != WSC_CONN_DRAINING) {

@@ -18,6 +18,11 @@
 
 /* Response fields kept per HTTP/2 handshake. */
 #define WSC_H2_HEADERS_MAX 32
+/* How long an HTTP/2 stream whose session has ended waits for the
+ * server to end it before it is reset. */
+#define WSC_H2_LINGER_MS 2000
+/* How long a closing HTTP/2 connection may take to flush its GOAWAY. */
+#define WSC_DRAIN_MS 2000
 
 struct wsc_ctx {
 	struct event_base *base; /* the loop every connection runs on */

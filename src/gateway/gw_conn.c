@@ -9,13 +9,12 @@
 #include <event2/buffer.h>
 
 #include "gw_backend.h"
-#include "gw_bridge.h"
-#include "gw_echo.h"
 #include "gw_h2.h"
 #include "gw_http1.h"
 #include "gw_log.h"
 #include "gw_static.h"
 #include "gw_transport.h"
+#include "gw_upgrade.h"
 #include "ws_error.h"
 #include "ws_h1_upgrade.h"
 #include "ws_session.h"
@@ -28,6 +27,13 @@ static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 #define UPGRADE_RESPONSE_MAX (GW_HTTP1_UPGRADE_RESPONSE_BASE + 512)
 /* Room for a static file's response head. */
 #define STATIC_HEAD_MAX 1024
+/* A static body is queued in pieces of this size whenever the output
+ * falls to GW_TRANSPORT_OUT_MAX / 2, so at most about
+ * GW_TRANSPORT_OUT_MAX / 2 + STATIC_CHUNK of it is ever in memory (over
+ * TLS; cleartext pieces are sendfile references). */
+#define STATIC_CHUNK (64 * 1024)
+/* A client that takes no piece of a static body for this long is dropped. */
+#define STATIC_STALL_MS 30000
 
 enum conn_proto {
 	PROTO_UNDECIDED, /* not enough bytes yet to tell */
@@ -40,42 +46,39 @@ enum conn_state {
 	CONN_BACKEND,    /* backend connect in progress */
 	CONN_SESSION,    /* WebSocket session running */
 	CONN_H2,         /* handed to gw_h2 until its done callback */
+	CONN_FILE,       /* static file body going out piece by piece */
 	CONN_RESPONDING, /* final HTTP answer flushing, then the stream closes */
 	CONN_DONE,       /* waiting to be freed */
 };
 
-enum conn_app {
-	APP_NONE,   /* no session app */
-	APP_ECHO,   /* gw_echo */
-	APP_BRIDGE, /* gw_bridge */
-};
-
 struct gw_conn {
-	struct gw_worker *w;           /* owning worker */
-	struct gw_conn *prev, *next;   /* w->conns list */
-	struct gw_cfgref *cfg;         /* config at accept (ref held) */
-	bool tls;                      /* accepted on a TLS listener */
-	bool http2;                    /* the listener allows HTTP/2 */
-	bool over_limit;               /* past max_connections: answer 503 */
-	enum conn_proto proto;         /* decided protocol */
-	enum conn_state state;         /* see enum */
-	struct gw_transport tr;        /* the client stream */
-	struct event *free_ev;         /* deferred free */
-	bool free_queued;              /* free_ev activated */
-	struct timespec start;         /* accept time, for the log */
-	char *head;                    /* copy of the request head */
-	struct ws_header *headers;     /* parsed header fields (max_headers) */
-	struct gw_http1_request req;   /* parsed head, spans into head */
-	bool head_only;                /* HEAD request */
-	const struct gw_route *route;  /* matched route, or NULL */
-	struct ws_deflate_config dcfg; /* the route's deflate policy */
-	struct ws_upgrade_result up;   /* validated upgrade */
-	struct gw_backend *backend;    /* connecting backend (until the bridge) */
-	struct ws_session *session;    /* the session, or NULL */
-	enum conn_app app_kind;        /* which app runs the session */
-	void *app;                     /* struct gw_echo * or struct gw_bridge * */
-	bool session_done;             /* the app reported done */
-	struct gw_h2 *h2;              /* HTTP/2 connection, or NULL */
+	struct gw_worker *w;                    /* owning worker */
+	struct gw_conn *prev, *next;            /* w->conns list */
+	struct gw_cfgref *cfg;                  /* config at accept (ref held) */
+	bool tls;                               /* accepted on a TLS listener */
+	bool http2;                             /* the listener allows HTTP/2 */
+	bool over_limit;                        /* past max_connections: answer 503 */
+	enum conn_proto proto;                  /* decided protocol */
+	enum conn_state state;                  /* see enum */
+	struct gw_transport tr;                 /* the client stream */
+	struct event *free_ev;                  /* deferred free */
+	bool free_queued;                       /* free_ev activated */
+	struct timespec start;                  /* accept time, for the log */
+	char *head;                             /* copy of the request head */
+	struct ws_header *headers;              /* parsed header fields (max_headers) */
+	struct gw_http1_request req;            /* parsed head, spans into head */
+	bool head_only;                         /* HEAD request */
+	const struct gw_route *route;           /* matched route, or NULL */
+	struct ws_deflate_config dcfg;          /* the route's deflate policy */
+	struct ws_upgrade_result up;            /* validated upgrade */
+	struct gw_backend *backend;             /* connecting backend (until the bridge) */
+	struct ws_session *session;             /* the session, or NULL */
+	struct gw_app app;                      /* the app running the session */
+	bool session_done;                      /* the app reported done */
+	struct gw_h2 *h2;                       /* HTTP/2 connection, or NULL */
+	struct gw_static_file file;             /* CONN_FILE: the file (fd -1 otherwise) */
+	uint64_t file_off;                      /* CONN_FILE: bytes of it queued so far */
+	struct evbuffer_file_segment *file_seg; /* CONN_FILE, cleartext: sendfile source */
 };
 
 static uint64_t elapsed_ms(const struct gw_conn *c)
@@ -112,6 +115,9 @@ static void destroy(struct gw_conn *c)
 {
 	struct gw_worker *w = c->w;
 	gw_transport_cleanup(&c->tr);
+	if (c->file_seg)
+		evbuffer_file_segment_free(c->file_seg);
+	gw_static_close(&c->file);
 	gw_backend_free(c->backend);
 	/* Freed here, from the loop, never inside its own done callback. */
 	gw_h2_free(c->h2);
@@ -192,45 +198,17 @@ static void close_quietly(struct gw_conn *c, bool abort)
 static void app_done(void *arg, struct ws_session *s)
 {
 	struct gw_conn *c = arg;
-	uint16_t code = ws_session_close_code_received(s);
-	if (code == 0)
-		code = ws_session_close_code_sent(s);
-	if (code == 0)
-		code = 1006;
-	const char *backend = "echo";
-	if (c->app_kind == APP_BRIDGE)
-		backend = gw_bridge_backend_address(c->app);
-	log_request(c, 101, backend, ws_session_bytes_in(s), ws_session_bytes_out(s), code);
+	log_request(c, 101, gw_upgrade_app_backend(&c->app), ws_session_bytes_in(s),
+	            ws_session_bytes_out(s), gw_upgrade_log_code(s));
 	gw_transport_detach(&c->tr);
 	/* Deferred by libws until its outermost call returns. */
 	ws_session_free(s);
 	c->session = NULL;
-	c->app = NULL;
+	c->app.ptr = NULL;
 	c->session_done = true;
 	if (!gw_transport_closed(&c->tr) && c->tr.state == GW_TRANSPORT_OPEN)
 		gw_transport_finish(&c->tr); /* the session should have closed it */
 	maybe_free(c);
-}
-
-static void session_options(const struct gw_conn *c, struct ws_session_options *o)
-{
-	const struct gw_route *r = c->route;
-	ws_session_options_default(o);
-	o->max_frame = r->max_frame_size;
-	o->max_message = r->max_message_size;
-	o->queue_high_water = r->buffer_size;
-	/* The hard limit must sit well above the high-water mark: apps stop
-	 * producing at high water, but a message already in flight still
-	 * has to fit. */
-	if (o->queue_limit < 2 * o->queue_high_water + 65536)
-		o->queue_limit = 2 * o->queue_high_water + 65536;
-	o->close_timeout_ms = r->close_timeout_ms;
-	o->idle_timeout_ms = r->idle_timeout_ms;
-	o->ping_interval_ms = r->ping_interval_ms;
-	o->deflate = c->up.deflate;
-	if (c->up.deflate)
-		o->deflate_params = c->up.deflate_params;
-	o->deflate_config = c->dcfg;
 }
 
 /* Send the 101 and start the session with the route's app.  For a
@@ -241,41 +219,20 @@ static void start_session(struct gw_conn *c)
 	const struct ws_handler *h;
 	struct ws_session *s = NULL;
 
-	session_options(c, &o);
-	if (c->route->backend_kind == GW_BACKEND_ECHO) {
-		c->app = gw_echo_new(app_done, c);
-		c->app_kind = APP_ECHO;
-		h = &gw_echo_handler;
-	} else {
-		c->app = gw_bridge_new(c->backend, c->route, app_done, c);
-		c->backend = NULL; /* the bridge owns it now, also on failure */
-		c->app_kind = APP_BRIDGE;
-		h = &gw_bridge_handler;
-	}
-	if (c->app == NULL ||
-	    ws_session_new(&s, WS_ROLE_SERVER, &gw_transport_ops, &c->tr, h, c->app, &o) != WS_OK) {
-		if (c->app_kind == APP_ECHO)
-			gw_echo_free(c->app);
-		else
-			gw_bridge_free(c->app);
-		c->app = NULL;
-		c->app_kind = APP_NONE;
+	gw_upgrade_session_options(c->route, &c->up, &c->dcfg, &o);
+	h = gw_upgrade_app_new(&c->app, c->route, &c->backend, app_done, c);
+	if (h == NULL || ws_session_new(&s, WS_ROLE_SERVER, &gw_transport_ops, &c->tr, h,
+	                                c->app.ptr, &o) != WS_OK) {
+		gw_upgrade_app_free(&c->app);
 		respond_error(c, 500, "out of memory");
 		return;
 	}
-	if (c->app_kind == APP_ECHO)
-		gw_echo_attach(c->app, s);
-	else
-		gw_bridge_attach(c->app, s);
+	gw_upgrade_app_attach(&c->app, s);
 
 	char buf[UPGRADE_RESPONSE_MAX];
 	size_t n = gw_http1_format_upgrade(buf, sizeof(buf), &c->up);
 	if (n == 0 || gw_transport_write(&c->tr, buf, n) != 0) {
-		if (c->app_kind == APP_ECHO)
-			gw_echo_free(c->app);
-		else
-			gw_bridge_free(c->app);
-		c->app = NULL;
+		gw_upgrade_app_free(&c->app);
 		ws_session_free(s);
 		respond_error(c, 500, "cannot write the upgrade response");
 		return;
@@ -294,14 +251,8 @@ static void backend_ready(struct gw_backend *b, int status, void *arg)
 {
 	struct gw_conn *c = arg;
 	if (status != GW_BACKEND_OK) {
-		const char *addr = gw_backend_address(b);
-		gw_log_warn("route %s: backend %s: %s", c->route->name, addr ? addr : "-",
-		            status == GW_BACKEND_TIMEOUT ? "connect timeout" : "connect failed");
-		gw_backend_free(b);
 		c->backend = NULL;
-		respond_error(c, status,
-		              status == GW_BACKEND_TIMEOUT ? "backend timeout"
-		                                           : "backend unavailable");
+		respond_error(c, status, gw_upgrade_backend_failed(c->route, b, status));
 		return;
 	}
 	start_session(c);
@@ -312,28 +263,8 @@ static void backend_ready(struct gw_backend *b, int status, void *arg)
 static void handle_upgrade(struct gw_conn *c)
 {
 	const struct gw_route *r = c->route;
-	struct ws_upgrade_options uo = {
-	    .subprotocols = (const char *const *)r->subprotocols,
-	    .n_subprotocols = r->n_subprotocols,
-	    .require_subprotocol = r->require_subprotocol,
-	    .allowed_origins =
-	        r->n_allowed_origins ? (const char *const *)r->allowed_origins : NULL,
-	    .n_allowed_origins = r->n_allowed_origins,
-	    .deflate = NULL,
-	};
-	if (r->permessage_deflate) {
-		ws_deflate_config_default(&c->dcfg);
-		int bits = r->deflate_window_bits < 9 ? 9 : r->deflate_window_bits;
-		if (bits > 15)
-			bits = 15;
-		c->dcfg.server_max_window_bits = (uint8_t)bits;
-		c->dcfg.client_max_window_bits = (uint8_t)bits;
-		c->dcfg.level = r->deflate_level;
-		c->dcfg.mem_level = r->deflate_mem_level;
-		uo.deflate = &c->dcfg;
-	} else {
-		ws_deflate_config_default(&c->dcfg);
-	}
+	struct ws_upgrade_options uo;
+	gw_upgrade_options(r, &c->dcfg, &uo);
 	if (c->req.has_content_length ? c->req.content_length > 0 : c->req.transfer_encoding) {
 		respond_error(c, 400, "an upgrade request has no body");
 		return;
@@ -370,6 +301,64 @@ static bool has_token(const char *v, size_t n, const char *tok)
 			return true;
 	}
 	return false;
+}
+
+/* Queue one piece of the static body; returns its length, or 0 when
+ * it failed (the Content-Length is out: the caller can only abort). */
+static size_t file_add_chunk(struct gw_conn *c, struct evbuffer *out, size_t n)
+{
+	if (c->file_seg)
+		return evbuffer_add_file_segment(out, c->file_seg, (ev_off_t)c->file_off,
+		                                 (ev_off_t)n) == 0
+		           ? n
+		           : 0;
+	struct evbuffer_iovec v;
+	if (evbuffer_reserve_space(out, (ev_ssize_t)n, &v, 1) < 1)
+		return 0;
+	size_t want = v.iov_len < n ? v.iov_len : n;
+	ssize_t r = pread(c->file.fd, v.iov_base, want, (off_t)c->file_off);
+	if (r <= 0)
+		return 0; /* a read error, or the file shrank under us */
+	v.iov_len = (size_t)r;
+	return evbuffer_commit_space(out, &v, 1) == 0 ? (size_t)r : 0;
+}
+
+/* Top the output up to the low mark; at the end, the normal finish.
+ * Runs again from on_drain each time the output falls to half. */
+static void file_pump(struct gw_conn *c)
+{
+	struct evbuffer *out = c->tr.bev ? bufferevent_get_output(c->tr.bev) : NULL;
+	while (out && c->file_off < c->file.size &&
+	       gw_transport_output_len(&c->tr) < GW_TRANSPORT_OUT_MAX / 2) {
+		uint64_t left = c->file.size - c->file_off;
+		size_t n = left < STATIC_CHUNK ? (size_t)left : STATIC_CHUNK;
+		size_t added = file_add_chunk(c, out, n);
+		if (added == 0) {
+			gw_log_warn("%s: static file: cannot read past byte %llu of %llu",
+			            c->tr.peer, (unsigned long long)c->file_off,
+			            (unsigned long long)c->file.size);
+			out = NULL;
+			break;
+		}
+		c->file_off += added;
+	}
+	if (out == NULL) {
+		close_quietly(c, true);
+		return;
+	}
+	if (c->file_off < c->file.size) {
+		/* Progress re-arms it: only a client that stopped reading hits it. */
+		gw_transport_set_deadline(&c->tr, STATIC_STALL_MS);
+		return;
+	}
+	gw_static_close(&c->file);
+	if (c->file_seg)
+		evbuffer_file_segment_free(c->file_seg); /* queued pieces hold their own refs */
+	c->file_seg = NULL;
+	c->state = CONN_RESPONDING;
+	gw_transport_set_deadline(&c->tr, 0);
+	gw_transport_finish(&c->tr);
+	maybe_free(c);
 }
 
 static void handle_static(struct gw_conn *c)
@@ -414,19 +403,31 @@ static void handle_static(struct gw_conn *c)
 		return;
 	}
 	gw_transport_write(&c->tr, head, n);
-	uint64_t body = 0;
-	if (status == 200 && get && f.size > 0) {
-		struct evbuffer *out = bufferevent_get_output(c->tr.bev);
-		/* evbuffer_add_file takes the descriptor, also on failure. */
-		if (evbuffer_add_file(out, f.fd, 0, (ev_off_t)f.size) == 0)
-			body = f.size;
-		f.fd = -1;
+	bool body = status == 200 && get && f.size > 0;
+	log_request(c, status, NULL, 0, body ? f.size : 0, 0);
+	if (!body) {
+		gw_static_close(&f);
+		c->state = CONN_RESPONDING;
+		gw_transport_finish(&c->tr);
+		maybe_free(c);
+		return;
 	}
-	gw_static_close(&f);
-	log_request(c, status, NULL, 0, body, 0);
-	c->state = CONN_RESPONDING;
-	gw_transport_finish(&c->tr);
-	maybe_free(c);
+	c->file = f;
+	c->file_off = 0;
+	if (!c->tls) {
+		/* The segment takes the descriptor: pieces still queued keep
+		 * it open after we are done with it. */
+		c->file_seg =
+		    evbuffer_file_segment_new(f.fd, 0, (ev_off_t)f.size, EVBUF_FS_CLOSE_ON_FREE);
+		if (c->file_seg == NULL) {
+			gw_static_close(&c->file);
+			close_quietly(c, true);
+			return;
+		}
+		c->file.fd = -1;
+	}
+	c->state = CONN_FILE;
+	file_pump(c);
 }
 
 static void handle_request(struct gw_conn *c)
@@ -561,14 +562,24 @@ static void on_read(void *arg)
 static void on_eof(void *arg, bool clean)
 {
 	struct gw_conn *c = arg;
-	/* Before a session the peer's end means there is nobody to answer. */
-	if (c->state == CONN_HEAD || c->state == CONN_RESPONDING)
+	/* Before a session the peer's end means there is nobody to answer.
+	 * A cleartext client that only shut its sending side still gets its
+	 * file; over TLS libevent stops writing at the peer's end (and
+	 * reports a reset as a clean end, allow_dirty_shutdown), so there
+	 * the body cannot go on. */
+	if (c->state == CONN_HEAD || c->state == CONN_RESPONDING ||
+	    (c->state == CONN_FILE && (!clean || c->tls)))
 		close_quietly(c, true);
 }
 
 static void on_timeout(void *arg)
 {
 	struct gw_conn *c = arg;
+	if (c->state == CONN_FILE) {
+		gw_log_debug("%s: static file: client stopped reading", c->tr.peer);
+		close_quietly(c, true);
+		return;
+	}
 	if (c->state != CONN_HEAD)
 		return;
 	struct evbuffer *in = gw_transport_input(&c->tr);
@@ -585,11 +596,19 @@ static void on_gone(void *arg)
 	maybe_free(arg);
 }
 
+static void on_drain(void *arg)
+{
+	struct gw_conn *c = arg;
+	if (c->state == CONN_FILE)
+		file_pump(c);
+}
+
 static const struct gw_transport_owner conn_owner = {
     .on_read = on_read,
     .on_eof = on_eof,
     .on_timeout = on_timeout,
     .on_gone = on_gone,
+    .on_drain = on_drain,
 };
 
 void gw_conn_accept(struct gw_worker *w, const struct gw_lsock *ls, evutil_socket_t fd,
@@ -613,6 +632,7 @@ void gw_conn_accept(struct gw_worker *w, const struct gw_lsock *ls, evutil_socke
 	c->http2 = ls->http2;
 	c->over_limit = over_limit;
 	c->state = CONN_HEAD;
+	c->file.fd = -1;
 	clock_gettime(CLOCK_MONOTONIC, &c->start);
 	c->next = w->conns;
 	if (w->conns)
@@ -663,6 +683,7 @@ void gw_conn_drain(struct gw_worker *w, enum gw_conn_drain stage)
 			if (c->h2)
 				gw_h2_drain(c->h2, stage);
 			break;
+		case CONN_FILE:
 		case CONN_RESPONDING:
 			if (stage == GW_CONN_DRAIN_ABORT) {
 				gw_transport_abort(&c->tr);

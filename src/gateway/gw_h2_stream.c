@@ -15,8 +15,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gw_bridge.h"
-#include "gw_echo.h"
 #include "gw_h2.h"
 #include "gw_log.h"
 #include "ws_error.h"
@@ -344,18 +342,11 @@ static void serve_static(struct gw_h2_stream *st)
 static void app_done(void *arg, struct ws_session *s)
 {
 	struct gw_h2_stream *st = arg;
-	uint16_t code = ws_session_close_code_received(s);
-	if (code == 0)
-		code = ws_session_close_code_sent(s);
-	if (code == 0)
-		code = 1006;
-	const char *backend = "echo";
-	if (st->app_kind == GW_H2S_APP_BRIDGE)
-		backend = gw_bridge_backend_address(st->app);
-	log_access(st, 200, backend, ws_session_bytes_in(s), ws_session_bytes_out(s), code);
+	log_access(st, 200, gw_upgrade_app_backend(&st->app), ws_session_bytes_in(s),
+	           ws_session_bytes_out(s), gw_upgrade_log_code(s));
 	ws_session_free(s); /* deferred by libws until its outermost call returns */
 	st->session = NULL;
-	st->app = NULL;
+	st->app.ptr = NULL; /* the kind stays: gw_h2_stream_sent_end looks at it */
 	st->app_done = true;
 	st->state = GW_H2S_DONE;
 	evtimer_del(st->timer);
@@ -366,25 +357,6 @@ static void app_done(void *arg, struct ws_session *s)
 	if (!st->h2_closed)
 		arm_ms(st->timer, GW_H2_STREAM_LINGER_MS);
 	gw_h2_queue(st->h2, st);
-}
-
-static void session_options(const struct gw_h2_stream *st, struct ws_session_options *o)
-{
-	const struct gw_route *r = st->route;
-	ws_session_options_default(o);
-	o->max_frame = r->max_frame_size;
-	o->max_message = r->max_message_size;
-	o->queue_high_water = r->buffer_size;
-	/* As for HTTP/1.1: a message already in flight must still fit. */
-	if (o->queue_limit < 2 * o->queue_high_water + 65536)
-		o->queue_limit = 2 * o->queue_high_water + 65536;
-	o->close_timeout_ms = r->close_timeout_ms;
-	o->idle_timeout_ms = r->idle_timeout_ms;
-	o->ping_interval_ms = r->ping_interval_ms;
-	o->deflate = st->up.deflate;
-	if (st->up.deflate)
-		o->deflate_params = st->up.deflate_params;
-	o->deflate_config = st->dcfg;
 }
 
 static ssize_t ws_read_cb(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t length,
@@ -399,41 +371,25 @@ static void start_session(struct gw_h2_stream *st)
 	const struct ws_handler *hd;
 	struct ws_session *s = NULL;
 
-	session_options(st, &o);
-	if (st->route->backend_kind == GW_BACKEND_ECHO) {
-		st->app = gw_echo_new(app_done, st);
-		st->app_kind = GW_H2S_APP_ECHO;
-		hd = &gw_echo_handler;
-	} else {
-		st->app = gw_bridge_new(st->backend, st->route, app_done, st);
-		st->backend = NULL; /* the bridge owns it now, also on failure */
-		st->app_kind = GW_H2S_APP_BRIDGE;
-		hd = &gw_bridge_handler;
-	}
+	gw_upgrade_session_options(st->route, &st->up, &st->dcfg, &o);
+	hd = gw_upgrade_app_new(&st->app, st->route, &st->backend, app_done, st);
 	struct ws_header rh[3];
 	size_t nrh = ws_h2_upgrade_response_headers(&st->up, rh, 3);
 	nghttp2_nv nv[4];
 	for (size_t i = 0; i < nrh && i < 3; i++)
 		nv[i] = make_nv(rh[i].name, rh[i].name_len, rh[i].value, rh[i].value_len);
 	nghttp2_data_provider prd = {.source.ptr = st, .read_callback = ws_read_cb};
-	if (st->app == NULL || nrh == 0 ||
-	    ws_session_new(&s, WS_ROLE_SERVER, &gw_h2_stream_ops, st, hd, st->app, &o) != WS_OK ||
+	if (hd == NULL || nrh == 0 ||
+	    ws_session_new(&s, WS_ROLE_SERVER, &gw_h2_stream_ops, st, hd, st->app.ptr, &o) !=
+	        WS_OK ||
 	    nghttp2_submit_response(ng_of(st), st->id, nv, nrh, &prd) != 0) {
-		if (st->app_kind == GW_H2S_APP_ECHO)
-			gw_echo_free(st->app);
-		else
-			gw_bridge_free(st->app);
-		st->app = NULL;
-		st->app_kind = GW_H2S_APP_NONE;
+		gw_upgrade_app_free(&st->app);
 		if (s)
 			ws_session_free(s);
 		respond(st, 500, "cannot start the session");
 		return;
 	}
-	if (st->app_kind == GW_H2S_APP_ECHO)
-		gw_echo_attach(st->app, s);
-	else
-		gw_bridge_attach(st->app, s);
+	gw_upgrade_app_attach(&st->app, s);
 	st->session = s;
 	st->status = 200;
 	st->state = GW_H2S_SESSION;
@@ -446,13 +402,8 @@ static void backend_ready(struct gw_backend *b, int status, void *arg)
 {
 	struct gw_h2_stream *st = arg;
 	if (status != GW_BACKEND_OK) {
-		const char *addr = gw_backend_address(b);
-		gw_log_warn("route %s: backend %s: %s", st->route->name, addr ? addr : "-",
-		            status == GW_BACKEND_TIMEOUT ? "connect timeout" : "connect failed");
-		gw_backend_free(b);
 		st->backend = NULL;
-		respond(st, status,
-		        status == GW_BACKEND_TIMEOUT ? "backend timeout" : "backend unavailable");
+		respond(st, status, gw_upgrade_backend_failed(st->route, b, status));
 		return;
 	}
 	start_session(st);
@@ -477,26 +428,8 @@ static void upgrade(struct gw_h2_stream *st)
 		respond(st, 404, "no route for this path");
 		return;
 	}
-	struct ws_upgrade_options uo = {
-	    .subprotocols = (const char *const *)r->subprotocols,
-	    .n_subprotocols = r->n_subprotocols,
-	    .require_subprotocol = r->require_subprotocol,
-	    .allowed_origins =
-	        r->n_allowed_origins ? (const char *const *)r->allowed_origins : NULL,
-	    .n_allowed_origins = r->n_allowed_origins,
-	    .deflate = NULL,
-	};
-	ws_deflate_config_default(&st->dcfg);
-	if (r->permessage_deflate) {
-		int bits = r->deflate_window_bits < 9 ? 9 : r->deflate_window_bits;
-		if (bits > 15)
-			bits = 15;
-		st->dcfg.server_max_window_bits = (uint8_t)bits;
-		st->dcfg.client_max_window_bits = (uint8_t)bits;
-		st->dcfg.level = r->deflate_level;
-		st->dcfg.mem_level = r->deflate_mem_level;
-		uo.deflate = &st->dcfg;
-	}
+	struct ws_upgrade_options uo;
+	gw_upgrade_options(r, &st->dcfg, &uo);
 	rc = ws_h2_upgrade_validate(st->headers, st->n_fields, &uo, &st->up);
 	if (rc != WS_OK) {
 		respond(st, ws_error_http_status(rc), ws_strerror(rc));
@@ -740,7 +673,7 @@ void gw_h2_stream_sent_end(struct gw_h2_stream *st)
 	st->out_closed = true;
 	/* A response is complete but the client has not ended its side:
 	 * tell it to stop (RFC 9113 §8.1) so that the stream slot is freed. */
-	if (!st->in_eof && st->app_kind == GW_H2S_APP_NONE && !st->h2_closed)
+	if (!st->in_eof && st->app.kind == GW_APP_NONE && !st->h2_closed)
 		reset_stream(st, NGHTTP2_NO_ERROR);
 }
 

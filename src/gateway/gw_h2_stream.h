@@ -48,6 +48,7 @@
 #include "gw_backend.h"
 #include "gw_conn.h"
 #include "gw_static.h"
+#include "gw_upgrade.h"
 #include "ws_session.h"
 #include "ws_upgrade.h"
 
@@ -67,12 +68,6 @@ enum gw_h2_stream_state {
 	GW_H2S_SESSION,    /* WebSocket session running */
 	GW_H2S_RESPONDING, /* a final response (error or file) is being sent */
 	GW_H2S_DONE,       /* nothing more to do but wait for nghttp2 to close it */
-};
-
-enum gw_h2_stream_app {
-	GW_H2S_APP_NONE,   /* no session app */
-	GW_H2S_APP_ECHO,   /* gw_echo */
-	GW_H2S_APP_BRIDGE, /* gw_bridge */
 };
 
 /* Offsets of one header field in the stream's header buffer. */
@@ -102,8 +97,7 @@ struct gw_h2_stream {
 	struct ws_upgrade_result up;           /* validated upgrade */
 	struct gw_backend *backend;            /* connecting backend (until the bridge) */
 	struct ws_session *session;            /* the session, NULL before and after */
-	enum gw_h2_stream_app app_kind;        /* which app runs the session */
-	void *app;                             /* struct gw_echo * or struct gw_bridge * */
+	struct gw_app app;                     /* the app running the session */
 	bool app_done;                         /* the app reported done (logged) */
 	struct evbuffer *in;                   /* inbound DATA not yet consumed by the session */
 	struct evbuffer *out;                  /* outbound bytes not yet in a DATA frame */

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
 #include "gw_config.h"
 #include "gw_server.h"
 #include "ws.h"
@@ -68,5 +70,9 @@ int main(int argc, char **argv)
 		gw_config_free(cfg);
 		return 0;
 	}
-	return gw_server_run(path, cfg);
+	int rc = gw_server_run(path, cfg);
+	/* libevent keeps the locks evthread_use_pthreads() made until this
+	 * call; freeing them leaves valgrind a heap with nothing in use. */
+	libevent_global_shutdown();
+	return rc;
 }

@@ -62,9 +62,11 @@ SSL_CTX *gw_tls_ctx_new(const char *cert, const char *key, bool offer_h2, char *
 	                             SSL_OP_CIPHER_SERVER_PREFERENCE |
 	                             SSL_OP_NO_SESSION_RESUMPTION_ON_RENEGOTIATION);
 	/* Idle connections are the common case for WebSockets: let OpenSSL
-	 * drop its 2x16 KiB record buffers between reads. */
-	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
-	                          SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	 * drop its 2x16 KiB record buffers between reads.  Never
+	 * SSL_MODE_ENABLE_PARTIAL_WRITE: libevent 2.1's bufferevent_openssl
+	 * goes on to the next output chunk after a short SSL_write and
+	 * drains the sum, so a partial write reorders the byte stream. */
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	if (SSL_CTX_set_cipher_list(ctx, cipher_list) != 1) {
 		ssl_error(err, errlen, "cipher list", NULL);
 		goto fail;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/un.h>
@@ -68,6 +69,8 @@ static void close_now(struct gw_transport *t, bool rst)
 	t->ssl = NULL;
 	t->state = GW_TRANSPORT_CLOSED;
 	evtimer_del(t->timer);
+	if (t->watch)
+		evtimer_del(t->watch);
 }
 
 /* Called from event callbacks only: ends the stream and tells the owner.
@@ -97,6 +100,59 @@ static void deliver_eof(struct gw_transport *t, bool clean)
 {
 	t->eof_pending = false;
 	ws_session_transport_closed(t->session, clean);
+}
+
+/* ---- paused input: noticing that the peer left ---- */
+
+static void watch_start(struct gw_transport *t)
+{
+	if (t->watch == NULL || evtimer_pending(t->watch, NULL))
+		return;
+	t->peer_fin = false;
+	t->probe_at = now_ms() + GW_TRANSPORT_PAUSE_PROBE_MS;
+	arm_ms(t->watch, GW_TRANSPORT_PAUSE_CHECK_MS);
+}
+
+static void watch_stop(struct gw_transport *t)
+{
+	if (t->watch)
+		evtimer_del(t->watch);
+}
+
+/* A timer, not an EV_CLOSED event on the socket: libevent reports a
+ * reset (EPOLLHUP|EPOLLERR) only to read and write events, so an
+ * EV_CLOSED-only event would leave the loop spinning on a reset socket,
+ * and a read event would fire for every byte we are not taking. */
+static void watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_transport *t = arg;
+	if (t->bev == NULL || t->state != GW_TRANSPORT_OPEN || t->session == NULL ||
+	    !ws_session_paused(t->session))
+		return;
+	struct pollfd p = {.fd = t->fd, .events = POLLRDHUP};
+	if (poll(&p, 1, 0) < 0)
+		p.revents = 0;
+	if (p.revents & (POLLERR | POLLHUP | POLLNVAL)) {
+		/* Reset: nothing reaches the peer any more, nor comes from it. */
+		deliver_eof(t, false);
+		return;
+	}
+	uint64_t now = now_ms();
+	/* Right after a FIN the probe tells a closed peer (whose kernel
+	 * answers data with a reset) from one that only half-closed. */
+	bool fin = (p.revents & POLLRDHUP) != 0 && !t->peer_fin;
+	if (fin)
+		t->peer_fin = true;
+	if ((fin || now >= t->probe_at) && gw_transport_output_len(t) == 0 &&
+	    ws_session_queued(t->session) == 0) {
+		/* Output already pending needs no probe: a peer that closed
+		 * with our bytes unread has sent its reset by itself. */
+		t->probe_at = now + GW_TRANSPORT_PAUSE_PROBE_MS;
+		ws_session_ping(t->session, NULL, 0);
+		if (t->bev == NULL || t->state != GW_TRANSPORT_OPEN || t->session == NULL)
+			return; /* the send failed and ended the session */
+	}
+	arm_ms(t->watch, GW_TRANSPORT_PAUSE_CHECK_MS);
 }
 
 void gw_transport_feed(struct gw_transport *t)
@@ -155,7 +211,10 @@ static void write_cb(struct bufferevent *bev, void *arg)
 		t->blocked = false;
 		if (ws_session_on_writable(t->session) < 0 && t->bev)
 			gw_transport_abort(t);
+		return;
 	}
+	if (t->state == GW_TRANSPORT_OPEN && t->session == NULL && t->owner->on_drain)
+		t->owner->on_drain(t->arg);
 }
 
 static void event_cb(struct bufferevent *bev, short what, void *arg)
@@ -171,9 +230,11 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 	switch (t->state) {
 	case GW_TRANSPORT_OPEN:
 		if (t->session) {
-			if (evbuffer_get_length(bufferevent_get_input(bev)) > 0 &&
+			if (clean && evbuffer_get_length(bufferevent_get_input(bev)) > 0 &&
 			    ws_session_paused(t->session)) {
-				/* Deliver the end after the input already read. */
+				/* Deliver the end after the input already read (a
+				 * reset ends the session now: nothing can be
+				 * answered, and a stuck app would hold it forever). */
 				t->eof_pending = true;
 				t->eof_clean = clean;
 				bufferevent_disable(bev, EV_READ);
@@ -251,7 +312,8 @@ int gw_transport_init(struct gw_transport *t, struct event_base *base, evutil_so
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
 	t->timer = evtimer_new(base, timer_cb, t);
-	if (t->timer == NULL)
+	t->watch = evtimer_new(base, watch_cb, t);
+	if (t->timer == NULL || t->watch == NULL)
 		goto fail;
 	if (ssl) {
 		t->bev = bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
@@ -278,6 +340,9 @@ fail:
 	if (t->timer)
 		event_free(t->timer);
 	t->timer = NULL;
+	if (t->watch)
+		event_free(t->watch);
+	t->watch = NULL;
 	if (ssl)
 		SSL_free(ssl);
 	close(fd);
@@ -291,6 +356,9 @@ void gw_transport_cleanup(struct gw_transport *t)
 	if (t->timer)
 		event_free(t->timer);
 	t->timer = NULL;
+	if (t->watch)
+		event_free(t->watch);
+	t->watch = NULL;
 }
 
 struct evbuffer *gw_transport_input(struct gw_transport *t)
@@ -401,8 +469,11 @@ static void tr_want_read(void *handle, bool on)
 		return;
 	if (!on) {
 		bufferevent_disable(t->bev, EV_READ);
+		if (t->session && ws_session_paused(t->session))
+			watch_start(t);
 		return;
 	}
+	watch_stop(t);
 	if (!t->eof_pending)
 		bufferevent_enable(t->bev, EV_READ);
 	/* Input read while paused would otherwise wait for new bytes that

@@ -13,6 +13,17 @@
  * output drained below half.  Input is pulled: EV_READ is on only while
  * the session wants input.
  *
+ * While the session's input is paused the socket is still watched, so
+ * that a client who leaves does not keep both descriptors forever
+ * behind a backend that stopped reading: every GW_TRANSPORT_PAUSE_CHECK_MS
+ * the socket is polled for a reset (the session then ends at once, as
+ * 1006), and when nothing is on its way to the client the transport
+ * probes it with a WebSocket ping (at once after the peer's FIN, else
+ * every GW_TRANSPORT_PAUSE_PROBE_MS).  The probe is needed because the
+ * FIN of a client that closed with unsent data cannot pass our zero
+ * receive window, so nothing else reveals its departure; the ping makes
+ * a closed client's kernel answer with a reset.
+ *
  * Ending: gw_transport_finish flushes the output, shuts the write side
  * (TLS close_notify, then TCP FIN) and reads and discards until the peer
  * closes or GW_TRANSPORT_LINGER_MS passed, so that a response is never
@@ -40,6 +51,10 @@
 #define GW_TRANSPORT_READ_MAX (64 * 1024)
 /* Bound on flushing plus waiting for the peer's close after finish. */
 #define GW_TRANSPORT_LINGER_MS 3000
+/* While input is paused: how often the socket is polled for the peer's end. */
+#define GW_TRANSPORT_PAUSE_CHECK_MS 1000
+/* While input is paused and no output is pending: ping interval of the probe. */
+#define GW_TRANSPORT_PAUSE_PROBE_MS 5000
 /* Room for "[v6 address]:port" or "unix:/path". */
 #define GW_TRANSPORT_PEER_MAX 128
 
@@ -56,6 +71,7 @@ struct gw_transport_owner {
 	void (*on_eof)(void *arg, bool clean); /* peer closed or the stream failed */
 	void (*on_timeout)(void *arg);         /* the deadline set with set_deadline */
 	void (*on_gone)(void *arg);            /* finish completed: stream closed */
+	void (*on_drain)(void *arg); /* output fell to GW_TRANSPORT_OUT_MAX / 2 (may be NULL) */
 };
 
 struct gw_transport {
@@ -64,6 +80,9 @@ struct gw_transport {
 	evutil_socket_t fd;                     /* the socket (owned by bev) */
 	SSL *ssl;                               /* TLS state, NULL for cleartext */
 	struct event *timer;                    /* session timer, deadline, linger */
+	struct event *watch;                    /* paused input: peer-close poll timer */
+	uint64_t probe_at;                      /* paused input: next probe ping (ms) */
+	bool peer_fin;                          /* paused input: the peer's FIN was seen */
 	struct ws_session *session;             /* attached session, or NULL */
 	enum gw_transport_state state;          /* see enum */
 	bool blocked;                           /* a send was short: on_writable due */

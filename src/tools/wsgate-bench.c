@@ -11,10 +11,17 @@
  *
  * Other modes: --idle opens every session and holds it (for memory
  * measurements), --connect-rate cycles open/echo/close (HTTP/1.1: a new
- * connection each time; HTTP/2: a new stream on kept connections).
+ * connection each time; HTTP/2: a new stream on kept connections, and a
+ * new connection when one dies).
  *
- * A progress line goes to stderr each second and a JSON summary to
- * stdout at the end.  One libevent loop per thread (--threads).
+ * Sessions are "settled" once each is open or has failed (failed ones
+ * are not retried outside --connect-rate); --idle holds from then.
+ *
+ * The end of a run is bounded: at the deadline (or on SIGINT/SIGTERM)
+ * sending stops and every stream and connection is closed; what has not
+ * closed after STOP_GRACE_MS is aborted.  A progress line goes to stderr
+ * each second and a JSON summary to stdout at the end.  One libevent
+ * loop per thread (--threads).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -48,7 +55,14 @@
 /* Error texts printed before going quiet. */
 #define MAX_ERROR_PRINTS 5
 /* Grace period for closing everything after --duration. */
-#define STOP_GRACE_MS 5000
+#define STOP_GRACE_MS 2000
+/* After the abort at the end of the grace, how long connections get to
+ * report before the loop is left regardless. */
+#define ABORT_WAIT_MS 500
+/* How often a worker looks for a stop signal. */
+#define SIGNAL_POLL_MS 50
+/* Most --subprotocol options. */
+#define MAX_SUBPROTOCOLS 16
 /* Open-loop scheduling tick. */
 #define TICK_MS 1
 
@@ -81,6 +95,8 @@ struct cfg {
 	int n_binds;                              /* entries in binds */
 	int threads;                              /* event-loop threads */
 	long concurrency;                         /* connects in progress per thread */
+	const char *protos[MAX_SUBPROTOCOLS];     /* --subprotocol offers, in order */
+	size_t n_protos;                          /* entries in protos */
 };
 
 /* Counters a worker writes and the progress line reads. */
@@ -102,6 +118,7 @@ struct bstream {
 	struct bconn *bc;      /* connection */
 	struct wsc_stream *st; /* NULL when none */
 	bool open;             /* handshake done, not closed */
+	bool starting;         /* inside start_stream: no restart from on_close */
 	uint64_t tx_off;       /* payload bytes sent */
 	uint64_t rx_off;       /* payload bytes received */
 	uint64_t rx_msg;       /* bytes of the message being received (echo) */
@@ -139,9 +156,13 @@ struct worker {
 	uint64_t scheduled;        /* open-loop messages due so far */
 	bool running;              /* sending; errors count */
 	bool stopping;             /* closing everything */
+	bool aborted;              /* the grace ran out: connections aborted */
+	bool held;                 /* --idle: settled, holding for --duration */
 	long opened_here;          /* sessions opened at least once */
+	long failed_here;          /* sessions that failed (not retried) */
 	struct event *stop_ev;     /* end of the run */
-	struct event *hard_ev;     /* end of the grace period */
+	struct event *hard_ev;     /* end of the grace period, then of the abort */
+	struct event *sig_ev;      /* polls for SIGINT/SIGTERM */
 	struct event *tick_ev;     /* open-loop tick */
 	struct event *progress_ev; /* single thread: the progress line */
 	uint64_t t_start;          /* ns */
@@ -159,10 +180,16 @@ struct worker {
 static struct cfg g;
 static uint8_t *g_pattern;
 static _Atomic int64_t g_open;
+static _Atomic int64_t g_failed;
 static _Atomic int g_all_open_said;
 static _Atomic int g_error_prints;
 static _Atomic uint64_t g_all_open_ns;
+static _Atomic uint64_t g_settled_ns;
+static _Atomic int g_chosen_said;
+static char g_chosen[128];
 static uint64_t g_t0;
+/* The signal that asked for the stop (0: none); set by the handler. */
+static volatile sig_atomic_t g_signal;
 
 static uint64_t now_ns(void)
 {
@@ -196,6 +223,54 @@ static void count_error(struct worker *w, uint64_t *which)
 static long total_sessions(void)
 {
 	return g.conns * g.streams;
+}
+
+/* Every session is open or has failed: say so once (with how many of
+ * each), and with --idle let this thread hold for --duration from when
+ * its own sessions have settled.  Not with --connect-rate, where
+ * sessions come and go by design. */
+static void check_settled(struct worker *w)
+{
+	int64_t failed, open;
+	double t;
+
+	if (g.connect_rate)
+		return;
+	if (w->running && g.idle && !w->held &&
+	    atomic_load_explicit(&w->live_c.open, memory_order_relaxed) + w->failed_here >=
+	        w->n_all) {
+		w->held = true;
+		arm(w->stop_ev, g.duration);
+	}
+	/* failed first: a session moves from open to failed in that order,
+	 * so it cannot be counted twice. */
+	failed = atomic_load(&g_failed);
+	open = atomic_load(&g_open);
+	if (open + failed < total_sessions() || atomic_exchange(&g_all_open_said, 1) != 0)
+		return;
+	atomic_store(&g_settled_ns, now_ns() - g_t0);
+	t = (double)atomic_load(&g_settled_ns) / 1e9;
+	if (failed == 0) {
+		atomic_store(&g_all_open_ns, atomic_load(&g_settled_ns));
+		fprintf(stderr, "wsgate-bench: all %ld sessions open after %.3f s\n",
+		        total_sessions(), t);
+	} else {
+		fprintf(stderr,
+		        "wsgate-bench: %lld sessions open after %.3f s, %lld failed "
+		        "(all %ld settled)\n",
+		        (long long)open, t, (long long)failed, total_sessions());
+	}
+}
+
+/* n sessions of this worker failed during the run and will not be
+ * retried (outside --connect-rate). */
+static void sessions_failed(struct worker *w, long n)
+{
+	if (!w->running || g.connect_rate || n <= 0)
+		return;
+	w->failed_here += n;
+	atomic_fetch_add(&g_failed, n);
+	check_settled(w);
 }
 
 /* ---- sending and receiving --------------------------------------------- */
@@ -241,19 +316,18 @@ static void on_open(struct wsc_stream *st, void *ud, const struct ws_upgrade_res
 	atomic_fetch_add_explicit(&w->live_c.handshakes, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&w->live_c.open, 1, memory_order_relaxed);
 	n = atomic_fetch_add(&g_open, 1) + 1;
-	if (n == total_sessions() && atomic_exchange(&g_all_open_said, 1) == 0) {
+	if (res->subprotocol != NULL && atomic_exchange(&g_chosen_said, 1) == 0)
+		snprintf(g_chosen, sizeof(g_chosen), "%s", res->subprotocol);
+	if (g.connect_rate && n == total_sessions() && atomic_exchange(&g_all_open_said, 1) == 0) {
 		atomic_store(&g_all_open_ns, now_ns() - g_t0);
 		fprintf(stderr, "wsgate-bench: all %ld sessions open after %.3f s\n",
 		        total_sessions(), (double)(now_ns() - g_t0) / 1e9);
 	}
 	if (!w->running)
 		return;
-	if (g.idle) {
-		/* This thread holds for --duration from when all its sessions are open. */
-		if (w->opened_here == w->n_all)
-			arm(w->stop_ev, g.duration);
+	check_settled(w);
+	if (g.idle)
 		return;
-	}
 	if (g.connect_rate) {
 		send_one(s);
 		return;
@@ -323,6 +397,8 @@ static int on_message(struct wsc_stream *st, void *ud, enum ws_opcode op, const 
 static void start_stream(struct bstream *s);
 static void start_conn(struct bconn *bc);
 static void start_more(struct worker *w);
+static void count_close_error(struct bstream *s, struct wsc_stream *st, bool was_open, int err,
+                              uint16_t code, const uint8_t *reason, size_t reason_len);
 
 static void stream_reset(struct bstream *s)
 {
@@ -349,20 +425,38 @@ static void on_close(struct wsc_stream *st, void *ud, int err, uint16_t code, co
 	if (g.connect_rate && was_open && err == WS_OK && code == WS_CLOSE_NORMAL) {
 		/* A completed cycle: HTTP/2 opens the next stream at once,
 		 * HTTP/1.1 when the connection has gone. */
-		if (g.http2 && s->bc->c != NULL)
+		if (g.http2 && s->bc->c != NULL && !s->starting)
 			start_stream(s);
 		return;
 	}
+	count_close_error(s, st, was_open, err, code, reason, reason_len);
+	if (g.connect_rate) {
+		/* Keep cycling after a failed one too.  On a dying
+		 * connection the new stream is refused quietly and
+		 * on_conn_close reconnects with all its streams. */
+		if (g.http2 && s->bc->c != NULL && !s->starting)
+			start_stream(s);
+		return;
+	}
+	sessions_failed(w, 1);
+}
+
+static void count_close_error(struct bstream *s, struct wsc_stream *st, bool was_open, int err,
+                              uint16_t code, const uint8_t *reason, size_t reason_len)
+{
+	struct worker *w = s->w;
+
 	if (!was_open) {
 		count_error(w, &w->err_handshake);
 		say_error("handshake", wsc_stream_error_text(st));
 	} else {
-		char t[WSC_ERROR_TEXT_MAX + 64];
+		char t[WSC_ERROR_TEXT_MAX + 160];
+		const char *why = wsc_stream_error_text(st);
 
 		count_error(w, &w->err_close);
-		snprintf(t, sizeof(t), "code %u %.*s%s%s", code, (int)reason_len,
-		         reason != NULL ? (const char *)reason : "", err != WS_OK ? " " : "",
-		         err != WS_OK ? wsc_stream_error_text(st) : "");
+		snprintf(t, sizeof(t), "code %u%s%.*s%s%s", code, reason_len > 0 ? " " : "",
+		         (int)reason_len, reason != NULL ? (const char *)reason : "",
+		         why[0] != '\0' ? ": " : "", why);
 		say_error("session ended", t);
 	}
 }
@@ -391,10 +485,11 @@ static void on_conn_close(struct wsc_conn *c, void *ud, int err)
 		}
 	}
 	if (w->running) {
-		if (g.connect_rate && !g.http2)
+		/* --connect-rate: HTTP/1.1 cycles connections; over HTTP/2 a
+		 * connection only ends when it failed, and is replaced. */
+		if (g.connect_rate)
 			start_conn(bc);
-		else
-			start_more(w);
+		start_more(w);
 	}
 	if (w->stopping && w->live == 0)
 		event_base_loopexit(w->base, NULL);
@@ -405,13 +500,21 @@ static const struct wsc_conn_cb conn_cb = {on_ready, on_conn_close};
 
 static void start_stream(struct bstream *s)
 {
-	int rc = wsc_stream_new(&s->st, s->bc->c, &stream_cb, s);
+	int rc;
 
-	if (rc != WS_OK) {
-		s->st = NULL;
-		count_error(s->w, &s->w->err_handshake);
-		say_error("stream", ws_strerror(rc));
-	}
+	/* A stream that fails inside wsc_stream_new reports on_close from
+	 * there: starting keeps that from recursing into a restart. */
+	s->starting = true;
+	rc = wsc_stream_new(&s->st, s->bc->c, &stream_cb, s);
+	s->starting = false;
+	if (rc == WS_OK)
+		return;
+	s->st = NULL;
+	if (g.connect_rate && rc == WS_ERR_CLOSED)
+		return; /* the connection is going: on_conn_close reconnects */
+	count_error(s->w, &s->w->err_handshake);
+	say_error("stream", ws_strerror(rc));
+	sessions_failed(s->w, 1);
 }
 
 static void start_conn(struct bconn *bc)
@@ -430,6 +533,7 @@ static void start_conn(struct bconn *bc)
 		bc->c = NULL;
 		count_error(w, &w->err_connect);
 		say_error("connect", ws_strerror(rc));
+		sessions_failed(w, g.streams);
 		return;
 	}
 	w->live++;
@@ -447,15 +551,55 @@ static void start_more(struct worker *w)
 
 /* ---- timers ------------------------------------------------------------------ */
 
+static void stop_cb(evutil_socket_t fd, short what, void *arg);
+
+/* The grace ran out: abort what is left.  Aborted connections report
+ * from the loop's next pass; should any still not have reported after
+ * ABORT_WAIT_MS (a library fault), the loop is left regardless so that
+ * the summary is printed. */
 static void hard_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
 
+	if (w->aborted) {
+		fprintf(stderr, "wsgate-bench: %ld connection%s did not close after the abort\n",
+		        w->live, w->live == 1 ? "" : "s");
+		event_base_loopexit(w->base, NULL);
+		return;
+	}
+	w->aborted = true;
 	for (long i = 0; i < w->n_conns; i++)
 		if (w->conns[i].c != NULL)
 			wsc_conn_close(w->conns[i].c, true);
 	if (w->live == 0)
 		event_base_loopexit(w->base, NULL);
+	else
+		arm(w->hard_ev, ABORT_WAIT_MS / 1000.0);
+}
+
+static void on_signal(int sig)
+{
+	if (g_signal != 0) {
+		/* A second one: stop at once, without the summary. */
+		signal(sig, SIG_DFL);
+		raise(sig);
+		return;
+	}
+	g_signal = sig;
+}
+
+/* SIGINT/SIGTERM end the run the way the deadline does.  Polled, since
+ * a signal may land on any thread and a libevent loop per thread cannot
+ * each own the signal. */
+static void sig_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	if (g_signal == 0 || w->stopping)
+		return;
+	if (w->idx == 0)
+		fprintf(stderr, "wsgate-bench: %s: stopping\n", strsignal(g_signal));
+	stop_cb(-1, 0, w);
 }
 
 static void stop_cb(evutil_socket_t fd, short what, void *arg)
@@ -483,6 +627,8 @@ static void stop_cb(evutil_socket_t fd, short what, void *arg)
 	w->t_stop = now_ns();
 	if (w->tick_ev != NULL)
 		evtimer_del(w->tick_ev);
+	if (w->sig_ev != NULL)
+		event_del(w->sig_ev);
 	for (long i = 0; i < w->n_conns; i++) {
 		struct bconn *bc = &w->conns[i];
 
@@ -619,11 +765,14 @@ static int worker_setup(struct worker *w, long first, long n)
 			w->all[w->n_all++] = s;
 		}
 	}
+	w->o.subprotocols = g.protos;
+	w->o.n_subprotocols = g.n_protos;
 	w->stop_ev = evtimer_new(w->base, stop_cb, w);
 	w->hard_ev = evtimer_new(w->base, hard_cb, w);
+	w->sig_ev = event_new(w->base, -1, EV_PERSIST, sig_cb, w);
 	if (g.rate > 0 && !g.idle && !g.connect_rate)
 		w->tick_ev = evtimer_new(w->base, tick_cb, w);
-	return w->stop_ev != NULL && w->hard_ev != NULL ? 0 : -1;
+	return w->stop_ev != NULL && w->hard_ev != NULL && w->sig_ev != NULL ? 0 : -1;
 }
 
 static void worker_free(struct worker *w)
@@ -641,6 +790,8 @@ static void worker_free(struct worker *w)
 		event_free(w->stop_ev);
 	if (w->hard_ev != NULL)
 		event_free(w->hard_ev);
+	if (w->sig_ev != NULL)
+		event_free(w->sig_ev);
 	if (w->tick_ev != NULL)
 		event_free(w->tick_ev);
 	if (w->progress_ev != NULL)
@@ -659,7 +810,8 @@ static void *worker_run(void *arg)
 	if (!g.idle)
 		arm(w->stop_ev, g.duration);
 	else
-		arm(w->stop_ev, g.duration + 300); /* safety, if sessions never all open */
+		arm(w->stop_ev, g.duration + 300); /* safety: sessions settle long before */
+	arm(w->sig_ev, SIGNAL_POLL_MS / 1000.0);
 	if (w->tick_ev != NULL)
 		arm(w->tick_ev, TICK_MS / 1000.0);
 	start_more(w);
@@ -688,15 +840,20 @@ static void usage(FILE *f)
 	        "  --text | --binary     message type (default binary)\n"
 	        "  --deflate             offer permessage-deflate\n"
 	        "  --mode echo|stream    echo server, or byte-stream bridge to a TCP echo\n"
-	        "  --idle                open every session and hold it for --duration\n"
+	        "  --subprotocol NAME    offer a subprotocol (repeatable, in order)\n"
+	        "  --idle                open every session; once each is open or failed,\n"
+	        "                        hold for --duration\n"
 	        "  --connect-rate        open/echo/close cycles as fast as possible\n"
 	        "  --bind A[,B...]       source addresses, used in turn (A.B.C.D-E: a range)\n"
 	        "  --threads N           event-loop threads (default 1)\n"
 	        "  --concurrency N       connects in progress per thread (default 256)\n"
 	        "  --insecure            do not verify the server certificate\n"
 	        "  -q, --quiet           no progress lines\n"
-	        "Prints a progress line per second on stderr and a JSON summary on stdout;\n"
-	        "exit status 0 when no errors happened, 1 otherwise (2 for usage errors).\n");
+	        "Prints a progress line per second on stderr and a JSON summary on stdout.\n"
+	        "At the end (or on SIGINT/SIGTERM) everything is closed, and what is left\n"
+	        "after %d ms is aborted.  Exit status 0 when no errors happened, 1 otherwise\n"
+	        "(2 for usage errors).\n",
+	        STOP_GRACE_MS);
 }
 
 static bool resolve_url(void)
@@ -733,6 +890,7 @@ static void summary(struct worker *ws, int n)
 	struct wsc_hist h;
 	uint64_t msgs = 0, rx = 0, tx = 0, hs = 0, ec = 0, eh = 0, el = 0, ed = 0, es = 0, late = 0;
 	uint64_t t0 = UINT64_MAX, t1 = 0, all_open = atomic_load(&g_all_open_ns);
+	uint64_t settled = atomic_load(&g_settled_ns);
 	double dur;
 
 	wsc_hist_init(&h);
@@ -773,6 +931,19 @@ static void summary(struct worker *ws, int n)
 		printf("  \"all_open_s\": %.3f,\n", (double)all_open / 1e9);
 	else
 		printf("  \"all_open_s\": null,\n");
+	if (settled > 0)
+		printf("  \"settled_s\": %.3f,\n", (double)settled / 1e9);
+	else
+		printf("  \"settled_s\": null,\n");
+	printf("  \"sessions_failed\": %lld,\n", (long long)atomic_load(&g_failed));
+	if (atomic_load(&g_chosen_said))
+		printf("  \"subprotocol\": \"%s\",\n", g_chosen);
+	else
+		printf("  \"subprotocol\": null,\n");
+	if (g_signal != 0)
+		printf("  \"stopped_by\": \"%s\",\n", g_signal == SIGINT ? "SIGINT" : "SIGTERM");
+	else
+		printf("  \"stopped_by\": \"duration\",\n");
 	printf("  \"messages\": %llu,\n  \"messages_per_s\": %.1f,\n  \"bytes_sent\": %llu,\n"
 	       "  \"bytes_received\": %llu,\n  \"mb_per_s\": %.3f,\n",
 	       (unsigned long long)msgs, dur > 0 ? (double)msgs / dur : 0.0, (unsigned long long)tx,
@@ -825,6 +996,7 @@ int main(int argc, char **argv)
 	    {"mode", required_argument, NULL, 'M'},
 	    {"idle", no_argument, NULL, 'I'},
 	    {"connect-rate", no_argument, NULL, 'C'},
+	    {"subprotocol", required_argument, NULL, 'P'},
 	    {"bind", required_argument, NULL, 'b'},
 	    {"threads", required_argument, NULL, 't'},
 	    {"concurrency", required_argument, NULL, 'n'},
@@ -892,6 +1064,15 @@ int main(int argc, char **argv)
 		case 'C':
 			g.connect_rate = true;
 			break;
+		case 'P':
+			if (g.n_protos == MAX_SUBPROTOCOLS) {
+				fprintf(stderr, "wsgate-bench: at most %d --subprotocol options\n",
+				        MAX_SUBPROTOCOLS);
+				return 2;
+			}
+			ok = wsc_cli_token(optarg, sizeof(g_chosen));
+			g.protos[g.n_protos++] = optarg;
+			break;
 		case 'b':
 			for (char *tok = strtok(optarg, ","); tok != NULL && ok;
 			     tok = strtok(NULL, ","))
@@ -956,6 +1137,15 @@ int main(int argc, char **argv)
 	mallopt(M_MMAP_THRESHOLD, 64 << 20);
 	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	signal(SIGPIPE, SIG_IGN);
+	{
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_signal;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+	}
 	event_set_log_callback(quiet_log);
 	/* Pattern: PATTERN_PERIOD printable characters repeated, long enough
 	 * for a message at any offset and for PATTERN_SPAN checks. */
@@ -1008,7 +1198,8 @@ int main(int argc, char **argv)
 			for (int i = 0; i < g.threads; i++)
 				if (atomic_load(&ws[i].live_c.open) > 0)
 					all_stopping = false;
-			if (all_stopping && (double)(now_ns() - g_t0) / 1e9 > g.duration)
+			if (all_stopping &&
+			    (g_signal != 0 || (double)(now_ns() - g_t0) / 1e9 > g.duration))
 				done = 1;
 		}
 		for (int i = 0; i < g.threads; i++)

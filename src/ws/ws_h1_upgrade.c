@@ -145,45 +145,24 @@ int ws_h1_upgrade_validate(const struct ws_h1_request *req, const struct ws_upgr
 	res->path = (struct ws_span){req->target, req->target ? req->target_len : 0};
 	res->authority = host;
 
-	rc = ws_http_check_origin(h, n, opts, res);
-	if (rc != WS_OK)
-		return rc;
-	rc = ws_http_select_subprotocol(h, n, opts, res);
-	if (rc != WS_OK)
-		return rc;
-	return ws_http_negotiate_extensions(h, n, opts, res);
-}
-
-static void set_header(struct ws_header *o, const char *name, const char *value, size_t value_len)
-{
-	o->name = name;
-	o->name_len = strlen(name);
-	o->value = value;
-	o->value_len = value_len;
+	return ws_http_negotiate(h, n, opts, res);
 }
 
 size_t ws_h1_upgrade_response_headers(const struct ws_upgrade_result *res, struct ws_header *out,
                                       size_t max)
 {
-	size_t n = 0, need = 3;
+	size_t n = 0;
 
 	if (res == NULL || out == NULL)
 		return 0;
-	need += res->subprotocol != NULL;
-	need += res->deflate && res->extensions[0] != '\0';
 	/* All or nothing: a 101 without its Accept would only fail later,
 	 * at the client. */
-	if (max < need)
+	if (max < 3 + ws_http_negotiated_count(res))
 		return 0;
-	set_header(&out[n++], "Upgrade", "websocket", 9);
-	set_header(&out[n++], "Connection", "Upgrade", 7);
-	set_header(&out[n++], "Sec-WebSocket-Accept", res->accept, strlen(res->accept));
-	if (res->subprotocol != NULL)
-		set_header(&out[n++], "Sec-WebSocket-Protocol", res->subprotocol,
-		           strlen(res->subprotocol));
-	if (res->deflate && res->extensions[0] != '\0')
-		set_header(&out[n++], "Sec-WebSocket-Extensions", res->extensions,
-		           strlen(res->extensions));
+	ws_http_set_header(&out[n++], "Upgrade", "websocket", 9);
+	ws_http_set_header(&out[n++], "Connection", "Upgrade", 7);
+	ws_http_set_header(&out[n++], "Sec-WebSocket-Accept", res->accept, strlen(res->accept));
+	ws_http_add_negotiated(res, out, &n, "Sec-WebSocket-Protocol", "Sec-WebSocket-Extensions");
 	return n;
 }
 
@@ -219,8 +198,5 @@ int ws_h1_client_validate_response(int status, const struct ws_header *headers, 
 	if (ws_http_find(headers, n, "sec-websocket-accept", &accept) != 1 ||
 	    !ws_http_eq(accept.p, accept.n, res->accept))
 		return WS_ERR_HS_ACCEPT;
-	rc = ws_http_client_subprotocol(headers, n, offer, res);
-	if (rc != WS_OK)
-		return rc;
-	return ws_http_client_extensions(headers, n, offer, res);
+	return ws_http_client_negotiate(headers, n, offer, res);
 }

@@ -62,7 +62,6 @@ int ws_h2_upgrade_validate(const struct ws_header *headers, size_t n,
 {
 	struct ws_span method, protocol, scheme, path, authority, version;
 	size_t count;
-	int rc;
 
 	if (res == NULL)
 		return WS_ERR_INVALID_ARG;
@@ -109,43 +108,22 @@ int ws_h2_upgrade_validate(const struct ws_header *headers, size_t n,
 	res->path = path;
 	res->authority = authority;
 
-	rc = ws_http_check_origin(headers, n, opts, res);
-	if (rc != WS_OK)
-		return rc;
-	rc = ws_http_select_subprotocol(headers, n, opts, res);
-	if (rc != WS_OK)
-		return rc;
-	return ws_http_negotiate_extensions(headers, n, opts, res);
-}
-
-static void set_header(struct ws_header *o, const char *name, const char *value, size_t value_len)
-{
-	o->name = name;
-	o->name_len = strlen(name);
-	o->value = value;
-	o->value_len = value_len;
+	return ws_http_negotiate(headers, n, opts, res);
 }
 
 size_t ws_h2_upgrade_response_headers(const struct ws_upgrade_result *res, struct ws_header *out,
                                       size_t max)
 {
-	size_t n = 0, need = 1;
+	size_t n = 0;
 
 	if (res == NULL || out == NULL)
 		return 0;
-	need += res->subprotocol != NULL;
-	need += res->deflate && res->extensions[0] != '\0';
 	/* All or nothing, as for HTTP/1.1: a 200 that silently drops the
 	 * chosen subprotocol would confuse the client. */
-	if (max < need)
+	if (max < 1 + ws_http_negotiated_count(res))
 		return 0;
-	set_header(&out[n++], ":status", "200", 3);
-	if (res->subprotocol != NULL)
-		set_header(&out[n++], "sec-websocket-protocol", res->subprotocol,
-		           strlen(res->subprotocol));
-	if (res->deflate && res->extensions[0] != '\0')
-		set_header(&out[n++], "sec-websocket-extensions", res->extensions,
-		           strlen(res->extensions));
+	ws_http_set_header(&out[n++], ":status", "200", 3);
+	ws_http_add_negotiated(res, out, &n, "sec-websocket-protocol", "sec-websocket-extensions");
 	return n;
 }
 
@@ -200,16 +178,16 @@ size_t ws_h2_client_request(struct ws_header *out, size_t max, const char *schem
 		if (ext_len == 0 || ext_len >= WS_DEFLATE_EXT_MAX)
 			return 0;
 	}
-	set_header(&out[n++], ":method", "CONNECT", 7);
-	set_header(&out[n++], ":protocol", "websocket", 9);
-	set_header(&out[n++], ":scheme", scheme, strlen(scheme));
-	set_header(&out[n++], ":authority", authority, strlen(authority));
-	set_header(&out[n++], ":path", path, strlen(path));
-	set_header(&out[n++], "sec-websocket-version", "13", 2);
+	ws_http_set_header(&out[n++], ":method", "CONNECT", 7);
+	ws_http_set_header(&out[n++], ":protocol", "websocket", 9);
+	ws_http_set_header(&out[n++], ":scheme", scheme, strlen(scheme));
+	ws_http_set_header(&out[n++], ":authority", authority, strlen(authority));
+	ws_http_set_header(&out[n++], ":path", path, strlen(path));
+	ws_http_set_header(&out[n++], "sec-websocket-version", "13", 2);
 	if (with_proto)
-		set_header(&out[n++], "sec-websocket-protocol", proto_buf, proto_len);
+		ws_http_set_header(&out[n++], "sec-websocket-protocol", proto_buf, proto_len);
 	if (with_ext)
-		set_header(&out[n++], "sec-websocket-extensions", ext_buf, ext_len);
+		ws_http_set_header(&out[n++], "sec-websocket-extensions", ext_buf, ext_len);
 	return n;
 }
 
@@ -218,7 +196,6 @@ int ws_h2_client_validate_response(const struct ws_header *headers, size_t n,
                                    struct ws_upgrade_result *res)
 {
 	struct ws_span st;
-	int rc;
 
 	if (res == NULL)
 		return WS_ERR_INVALID_ARG;
@@ -229,8 +206,5 @@ int ws_h2_client_validate_response(const struct ws_header *headers, size_t n,
 	if (find_pseudo(headers, n, ":status", &st) != 1 || st.n != 3 || st.p[0] != '2' ||
 	    st.p[1] < '0' || st.p[1] > '9' || st.p[2] < '0' || st.p[2] > '9')
 		return WS_ERR_HS_STATUS;
-	rc = ws_http_client_subprotocol(headers, n, offer, res);
-	if (rc != WS_OK)
-		return rc;
-	return ws_http_client_extensions(headers, n, offer, res);
+	return ws_http_client_negotiate(headers, n, offer, res);
 }

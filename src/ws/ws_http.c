@@ -291,3 +291,51 @@ int ws_http_client_extensions(const struct ws_header *h, size_t n,
 	res->deflate = true;
 	return WS_OK;
 }
+
+int ws_http_client_negotiate(const struct ws_header *h, size_t n,
+                             const struct ws_upgrade_options *offer, struct ws_upgrade_result *res)
+{
+	int rc = ws_http_client_subprotocol(h, n, offer, res);
+
+	if (rc != WS_OK)
+		return rc;
+	return ws_http_client_extensions(h, n, offer, res);
+}
+
+int ws_http_negotiate(const struct ws_header *h, size_t n, const struct ws_upgrade_options *opts,
+                      struct ws_upgrade_result *res)
+{
+	int rc = ws_http_check_origin(h, n, opts, res);
+
+	if (rc != WS_OK)
+		return rc;
+	rc = ws_http_select_subprotocol(h, n, opts, res);
+	if (rc != WS_OK)
+		return rc;
+	return ws_http_negotiate_extensions(h, n, opts, res);
+}
+
+void ws_http_set_header(struct ws_header *o, const char *name, const char *value, size_t value_len)
+{
+	o->name = name;
+	o->name_len = strlen(name);
+	o->value = value;
+	o->value_len = value_len;
+}
+
+size_t ws_http_negotiated_count(const struct ws_upgrade_result *res)
+{
+	return (size_t)(res->subprotocol != NULL) +
+	       (size_t)(res->deflate && res->extensions[0] != '\0');
+}
+
+void ws_http_add_negotiated(const struct ws_upgrade_result *res, struct ws_header *out, size_t *n,
+                            const char *proto_name, const char *ext_name)
+{
+	if (res->subprotocol != NULL)
+		ws_http_set_header(&out[(*n)++], proto_name, res->subprotocol,
+		                   strlen(res->subprotocol));
+	if (res->deflate && res->extensions[0] != '\0')
+		ws_http_set_header(&out[(*n)++], ext_name, res->extensions,
+		                   strlen(res->extensions));
+}

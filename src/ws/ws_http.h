@@ -81,6 +81,25 @@ int ws_http_negotiate_extensions(const struct ws_header *h, size_t n,
                                  const struct ws_upgrade_options *opts,
                                  struct ws_upgrade_result *res);
 
+/* All three server steps in that order (origin, subprotocol,
+ * extensions), as every validator ends.  Returns WS_OK or the first
+ * error of the three. */
+int ws_http_negotiate(const struct ws_header *h, size_t n, const struct ws_upgrade_options *opts,
+                      struct ws_upgrade_result *res);
+
+/* Point *o at name (NUL-terminated, static) and value[0..value_len). */
+void ws_http_set_header(struct ws_header *o, const char *name, const char *value, size_t value_len);
+
+/* How many fields ws_http_add_negotiated writes for res (0 to 2). */
+size_t ws_http_negotiated_count(const struct ws_upgrade_result *res);
+
+/* Write the chosen subprotocol and extensions fields of an accepted
+ * upgrade at out[*n], advancing *n, under proto_name and ext_name (the
+ * versions differ only in the names' case).  The caller has made room
+ * for ws_http_negotiated_count(res) fields. */
+void ws_http_add_negotiated(const struct ws_upgrade_result *res, struct ws_header *out, size_t *n,
+                            const char *proto_name, const char *ext_name);
+
 /* Client steps: check what the server chose against the offer. */
 
 /* Sec-WebSocket-Protocol of a response: absent, or exactly one value
@@ -99,5 +118,10 @@ int ws_http_client_subprotocol(const struct ws_header *h, size_t n,
 int ws_http_client_extensions(const struct ws_header *h, size_t n,
                               const struct ws_upgrade_options *offer,
                               struct ws_upgrade_result *res);
+
+/* Both client steps (subprotocol, then extensions).  Returns WS_OK or
+ * the first error of the two. */
+int ws_http_client_negotiate(const struct ws_header *h, size_t n,
+                             const struct ws_upgrade_options *offer, struct ws_upgrade_result *res);
 
 #endif

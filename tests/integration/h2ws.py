@@ -100,8 +100,11 @@ class H2Client:
         self._send_pending()
         if self.closed:
             return False
-        r, _, _ = select.select([self.sock], [], [], timeout)
-        if not r:
+        # Over TLS, bytes OpenSSL already took from the socket are not
+        # seen by select(): read them first, or a large response stalls.
+        pending = isinstance(self.sock, ssl.SSLSocket) and self.sock.pending() > 0
+        r, _, _ = select.select([self.sock], [], [], 0 if pending else timeout)
+        if not r and not pending:
             return True
         try:
             data = self.sock.recv(1 << 20)

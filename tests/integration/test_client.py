@@ -4,13 +4,16 @@ ws:// and wss://), against an independent HTTP/1.1 server (Python
 websockets), against nghttpx speaking RFC 8441 in front of it, and
 against scripted servers that misbehave on purpose (exit statuses,
 accept check, unsolicited subprotocol, data corruption, missing
-SETTINGS_ENABLE_CONNECT_PROTOCOL)."""
+SETTINGS_ENABLE_CONNECT_PROTOCOL), and wsgate-bench's bounded end of a
+run (deadline, SIGINT/SIGTERM) against servers that refuse, abort,
+stall or never read."""
 import asyncio
 import base64
 import hashlib
 import json
 import os
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -45,6 +48,9 @@ backend = echo
 [route tcp]
 path = /tcp
 backend = {tcp}
+[route sink]
+path = /sink
+backend = {sink}
 """
 
 
@@ -65,11 +71,59 @@ def bench(args, timeout=T + 30):
     return rc, summary, err
 
 
+# What wsgate-bench may take beyond its deadline: the 2 s close grace,
+# then the abort, plus start-up and scheduling slack (more under ASan).
+GRACE = 2.0
+SLACK = 1.5 * harness.SLOW
+
+
+def bench_timed(args, sig_on=None, sig=signal.SIGINT, limit=60, sig_delay=0.0):
+    """Run wsgate-bench; with sig_on, send sig once that text shows on
+    its stderr (so that a loaded machine cannot make the signal come
+    before the sessions are up), sig_delay seconds later.  Returns (exit status, JSON summary,
+    stderr, seconds from the start or from the signal to the exit).
+    Kills it after limit seconds (a hang) and fails."""
+    p = subprocess.Popen([BENCH] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         bufsize=0)
+    t0 = time.monotonic()
+    early = b""
+    try:
+        if sig_on is not None:
+            deadline = t0 + T
+            while time.monotonic() < deadline:
+                line = p.stderr.readline()
+                early += line
+                if not line or sig_on.encode() in line:
+                    break
+            time.sleep(sig_delay)
+            t0 = time.monotonic()
+            p.send_signal(sig)
+        out, err = p.communicate(timeout=limit)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+        raise AssertionError(f"wsgate-bench hung ({limit} s):\n{(early + err).decode(errors='replace')}")
+    took = time.monotonic() - t0
+    err = (early + err).decode("utf-8", "replace")
+    try:
+        summary = json.loads(out)
+    except ValueError:
+        raise AssertionError(f"no JSON summary (exit {p.returncode}):\n{out!r}\n{err}")
+    return p.returncode, summary, err, took
+
+
+def sink_handler(c):
+    """A backend that accepts and never reads, until the peer goes."""
+    c.settimeout(None)
+    time.sleep(3600)
+
+
 class PyWsServer:
     """A Python websockets 10.4 echo server in a thread (HTTP/1.1)."""
 
     def __init__(self, compression=None, subprotocols=None):
         self.port = harness.free_port()
+        self.seen = []  # (Sec-WebSocket-Protocol offered, subprotocol chosen)
         self.ready = threading.Event()
         self.compression = compression
         self.subprotocols = subprotocols
@@ -83,6 +137,7 @@ class PyWsServer:
 
     async def _main(self):
         async def echo(ws, path=None):
+            self.seen.append((ws.request_headers.get("Sec-WebSocket-Protocol"), ws.subprotocol))
             try:
                 async for m in ws:
                     await ws.send(m)
@@ -228,7 +283,8 @@ class ClientVsWsgate(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.backend = harness.TcpServer(harness.echo_handler)
-        cls.d = harness.Daemon(CONF, tls=True, tcp=cls.backend.address)
+        cls.sink = harness.TcpServer(sink_handler)
+        cls.d = harness.Daemon(CONF, tls=True, tcp=cls.backend.address, sink=cls.sink.address)
         cls.d.start()
         cls.cert, _ = harness.self_signed_cert()
 
@@ -236,6 +292,7 @@ class ClientVsWsgate(unittest.TestCase):
     def tearDownClass(cls):
         rc = cls.d.stop()
         cls.backend.close()
+        cls.sink.close()
         assert rc == 0, f"daemon exit status {rc}\n{cls.d.log()}"
 
     def test_text_lines(self):
@@ -408,6 +465,53 @@ class ClientVsWsgate(unittest.TestCase):
     def test_bench_usage(self):
         self.assertEqual(run([BENCH, "-m", "2", self.d.url("/echo")])[0], 2)
         self.assertEqual(run([BENCH, "--size", "x", self.d.url("/echo")])[0], 2)
+        self.assertEqual(run([BENCH, "--subprotocol", "a b", self.d.url("/echo")])[0], 2)
+        self.assertEqual(run([BENCH, "--subprotocol", "", self.d.url("/echo")])[0], 2)
+        rc, out, _ = run([BENCH, "--help"])
+        self.assertEqual(rc, 0)
+        self.assertIn(b"--subprotocol NAME", out)
+
+    def test_bench_never_reading_backend_h1_ends_in_time(self):
+        # 1 MiB messages into a bridge whose backend never reads: the
+        # gateway stops reading, the close frame cannot get out, and the
+        # run must still end at its deadline plus the grace.
+        rc, s, err, took = bench_timed(["-c", "2", "-s", "1M", "-d", "2", "--mode", "stream",
+                                        self.d.url("/sink")])
+        self.assertLessEqual(took, 2 + GRACE + SLACK, err)
+        self.assertEqual(s["stopped_by"], "duration")
+        self.assertEqual(s["sessions_opened"], 2, err)
+        self.assertGreater(s["bytes_sent"], 0)
+        self.assertEqual(s["messages"], 0)
+
+    def test_bench_never_reading_backend_h2_ends_in_time(self):
+        # The same over HTTP/2: streams stuck on flow control, with
+        # some still opening when the deadline comes.
+        rc, s, err, took = bench_timed(["--http2", "-c", "1", "-m", "100", "-s", "1M",
+                                        "--mode", "stream", "-d", "2", self.d.url("/sink")])
+        self.assertLessEqual(took, 2 + GRACE + SLACK, err)
+        self.assertGreater(s["sessions_opened"], 0, err)
+        self.assertGreater(s["bytes_sent"], 0)
+        self.assertEqual(s["messages"], 0)
+
+    def test_bench_sigint_prints_summary(self):
+        rc, s, err, took = bench_timed(["--http2", "-c", "1", "-m", "20", "-s", "1M",
+                                        "--mode", "stream", "-d", "120", self.d.url("/sink")],
+                                       sig_on="all 20 sessions open")
+        self.assertLessEqual(took, 3.0, err)
+        self.assertEqual(s["stopped_by"], "SIGINT")
+        self.assertLess(s["duration_s"], 3.0)
+        self.assertIn("Interrupt: stopping", err)
+
+    def test_bench_sigterm_with_threads(self):
+        rc, s, err, took = bench_timed(["-c", "4", "--threads", "2", "--inflight", "4", "-d",
+                                        "120", self.d.url("/echo")],
+                                       sig_on="all 4 sessions open", sig_delay=1.0,
+                                       sig=signal.SIGTERM)
+        self.assertLessEqual(took, 3.0, err)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(s["stopped_by"], "SIGTERM")
+        self.assertEqual(s["errors"]["total"], 0, err)
+        self.assertGreater(s["messages"], 100)
 
 
 class ClientVsPython(unittest.TestCase):
@@ -418,15 +522,44 @@ class ClientVsPython(unittest.TestCase):
     def setUpClass(cls):
         cls.py = PyWsServer()
         cls.pyz = PyWsServer(compression="deflate", subprotocols=["chat", "superchat"])
+        cls.pysub = PyWsServer(subprotocols=["binary"])
         cls.nx = Nghttpx(cls.py.port)
         cls.nxs = Nghttpx(cls.py.port, tls=True)
+        cls.nxsub = Nghttpx(cls.pysub.port)
 
     @classmethod
     def tearDownClass(cls):
         cls.nx.close()
         cls.nxs.close()
+        cls.nxsub.close()
         cls.py.close()
         cls.pyz.close()
+        cls.pysub.close()
+
+    def test_bench_subprotocol_h1(self):
+        before = len(self.pysub.seen)
+        rc, s, err = bench(["-c", "2", "-d", "1", "--subprotocol", "other", "--subprotocol",
+                            "binary", self.pysub.url()])
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(s["subprotocol"], "binary")
+        self.assertEqual(s["errors"]["total"], 0, err)
+        self.assertEqual(self.pysub.seen[before:], [("other, binary", "binary")] * 2)
+
+    def test_bench_subprotocol_h2_via_nghttpx(self):
+        before = len(self.pysub.seen)
+        rc, s, err = bench(["--http2", "-c", "1", "-m", "3", "-d", "1", "--subprotocol",
+                            "binary", f"ws://127.0.0.1:{self.nxsub.port}/"])
+        self.assertEqual(rc, 0, err + self.nxsub.log())
+        self.assertEqual(s["subprotocol"], "binary")
+        self.assertEqual(s["sessions_opened"], 3)
+        self.assertEqual(self.pysub.seen[before:], [("binary", "binary")] * 3)
+
+    def test_bench_no_subprotocol_offered_by_default(self):
+        before = len(self.pysub.seen)
+        rc, s, err = bench(["-c", "1", "-d", "1", self.pysub.url()])
+        self.assertEqual(rc, 0, err)
+        self.assertIsNone(s["subprotocol"])
+        self.assertEqual(self.pysub.seen[before:], [(None, None)])
 
     def test_echo_h1(self):
         rc, out, err = run([CLIENT, self.py.url()], b"alpha\nbeta\n")
@@ -589,6 +722,199 @@ class ClientVsScripted(unittest.TestCase):
         self.assertEqual(rc, 1, err)
         self.assertEqual(summary["errors"]["data"], 1, err)
         self.assertGreater(summary["messages"], 5)
+
+
+class BenchIdleRefused(unittest.TestCase):
+    """--idle against a server that refuses every third session: the
+    sessions settle (open or failed), the hold starts then, and the run
+    ends at --duration instead of waiting for sessions that never come."""
+
+    def test_settles_and_ends(self):
+        lock = threading.Lock()
+        count = [0]
+
+        def script(c, key, head):
+            with lock:
+                count[0] += 1
+                n = count[0]
+            if n % 3 == 0:
+                c.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+                          b"Connection: close\r\n\r\n")
+                return
+            c.sendall(response_101(key))
+            while True:
+                f = read_client_frame(c)
+                if f is None:
+                    return
+                if f[0] == 8:
+                    c.sendall(server_frame(8, f[1][:2]))
+                    return
+
+        s = Scripted(script)
+        try:
+            rc, summary, err, took = bench_timed(["-c", "9", "--idle", "-d", "1", s.url()])
+        finally:
+            s.close()
+        self.assertEqual(rc, 1, err)
+        self.assertRegex(err, r"6 sessions open after [\d.]+ s, 3 failed \(all 9 settled\)")
+        self.assertNotIn("all 9 sessions open", err)
+        self.assertEqual(summary["sessions_opened"], 6)
+        self.assertEqual(summary["sessions_failed"], 3)
+        self.assertEqual(summary["errors"]["handshake"], 3, err)
+        self.assertIsNone(summary["all_open_s"])
+        self.assertIsNotNone(summary["settled_s"])
+        # Held for --duration from the settling, then closed cleanly.
+        self.assertGreaterEqual(summary["duration_s"], 1.0)
+        self.assertLessEqual(took, 1 + summary["settled_s"] + SLACK, err)
+
+
+class H2Server:
+    """An HTTP/2 server on the Python h2 library that allows extended
+    CONNECT (RFC 8441) and answers every request with 200; what happens
+    next is the subclass's on_data.  One thread per connection.  The
+    client's DATA is acknowledged only when ack is set."""
+
+    window = 65535  # SETTINGS_INITIAL_WINDOW_SIZE we advertise
+    ack = True
+
+    def __init__(self):
+        import h2.config
+        import h2.connection
+        import h2.events
+        import h2.settings
+        self.h2 = h2
+        self.lock = threading.Lock()
+        self.connections = 0
+        self.streams = 0
+        self.resets_received = 0
+        self.goaways = 0
+        self.srv = harness.TcpServer(self._serve)
+        self.port = self.srv.port
+
+    def url(self):
+        return f"ws://127.0.0.1:{self.port}/x"
+
+    def close(self):
+        self.srv.close()
+
+    def _serve(self, sock):
+        h2 = self.h2
+        codes = h2.settings.SettingCodes
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+        conn.local_settings = h2.settings.Settings(client=False, initial_values={
+            codes.MAX_CONCURRENT_STREAMS: 1000, codes.ENABLE_CONNECT_PROTOCOL: 1,
+            codes.INITIAL_WINDOW_SIZE: self.window})
+        conn.initiate_connection()
+        sock.sendall(conn.data_to_send())
+        with self.lock:
+            self.connections += 1
+        sock.settimeout(None)
+        try:
+            while True:
+                d = sock.recv(65536)
+                if not d:
+                    return
+                for ev in conn.receive_data(d):
+                    if isinstance(ev, h2.events.RequestReceived):
+                        conn.send_headers(ev.stream_id, [(":status", "200")])
+                        with self.lock:
+                            self.streams += 1
+                    elif isinstance(ev, h2.events.DataReceived):
+                        if self.ack:
+                            conn.acknowledge_received_data(ev.flow_controlled_length,
+                                                           ev.stream_id)
+                        if self.on_data(conn, ev.stream_id) == "close":
+                            sock.sendall(conn.data_to_send())
+                            return
+                    elif isinstance(ev, h2.events.StreamReset):
+                        with self.lock:
+                            self.resets_received += 1
+                    elif isinstance(ev, h2.events.ConnectionTerminated):
+                        with self.lock:
+                            self.goaways += 1
+                sock.sendall(conn.data_to_send())
+        except (h2.exceptions.ProtocolError, OSError):
+            return
+
+    def on_data(self, conn, sid):
+        return None
+
+
+class H2Aborting(H2Server):
+    """Resets every stream when its first message arrives, and drops the
+    whole connection at every fifth stream."""
+
+    def __init__(self):
+        self.seen = set()
+        super().__init__()
+
+    def on_data(self, conn, sid):
+        with self.lock:
+            if (id(conn), sid) in self.seen:
+                return None
+            self.seen.add((id(conn), sid))
+            n = len(self.seen)
+        if n % 5 == 0:
+            return "close"
+        conn.reset_stream(sid, error_code=8)  # CANCEL
+        return None
+
+
+class H2EndsWhileStuck(H2Server):
+    """Grants the client 4 KiB per stream and never more; on a stream's
+    first DATA it sends a WebSocket close and END_STREAM.  The client
+    completes the close handshake, but its close frame and END_STREAM
+    sit behind flow control for good: the library must reset such a
+    lingering stream and close the connection normally."""
+
+    window = 4096
+    ack = False
+
+    def __init__(self):
+        self.done = set()
+        super().__init__()
+
+    def on_data(self, conn, sid):
+        if (id(conn), sid) in self.done:
+            return None
+        self.done.add((id(conn), sid))
+        conn.send_data(sid, server_frame(8, struct.pack("!H", 1000)), end_stream=True)
+        return None
+
+
+class BenchH2Faults(unittest.TestCase):
+    def test_connect_rate_keeps_cycling_after_aborts(self):
+        srv = H2Aborting()
+        try:
+            rc, s, err, took = bench_timed(["--http2", "-c", "2", "-m", "4", "--connect-rate",
+                                            "-d", "2", "-q", srv.url()])
+        finally:
+            srv.close()
+        self.assertEqual(rc, 1, err)
+        self.assertLessEqual(took, 2 + GRACE + SLACK, err)
+        # Far more cycles than the 8 streams: each abort opened the next.
+        self.assertGreater(s["sessions_opened"], 40, err)
+        self.assertGreater(s["errors"]["closed"], 30, err)
+        # Dropped connections were replaced.
+        self.assertGreater(srv.connections, 5)
+
+    def test_stream_stuck_behind_flow_control_is_reset(self):
+        srv = H2EndsWhileStuck()
+        try:
+            rc, s, err, took = bench_timed(["--http2", "-c", "1", "-m", "4", "-s", "64K",
+                                            "-d", "3.5", srv.url()])
+        finally:
+            srv.close()
+        self.assertLessEqual(took, 3.5 + GRACE + SLACK, err)
+        self.assertEqual(s["sessions_opened"], 4, err)
+        self.assertEqual(s["errors"]["closed"], 4, err)
+        # Reset by the library's linger (2 s) before the deadline, so the
+        # connection then closed with a GOAWAY rather than an abort.
+        wait_for = time.monotonic() + 2
+        while srv.goaways == 0 and time.monotonic() < wait_for:
+            time.sleep(0.05)
+        self.assertEqual(srv.resets_received, 4)
+        self.assertEqual(srv.goaways, 1)
 
 
 class H2NoConnectProtocol(unittest.TestCase):

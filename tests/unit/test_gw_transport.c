@@ -2,7 +2,8 @@
  * real ws_session on top: the output bound and would-block, pull-mode
  * input (pause with bytes already buffered, resume), bytes read before
  * the session existed, an EOF held back behind paused input, the
- * lingering clean close (FIN after the close frame) and the abort (RST). */
+ * lingering clean close (FIN after the close frame) and the abort (RST),
+ * and a paused session that still learns of a reset or closed peer. */
 #include <check.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -50,7 +51,7 @@ static void o_gone(void *arg)
 	((struct fx *)arg)->gones++;
 }
 
-static const struct gw_transport_owner owner = {o_read, o_eof, o_timeout, o_gone};
+static const struct gw_transport_owner owner = {o_read, o_eof, o_timeout, o_gone, NULL};
 
 static int h_message(struct ws_session *s, void *ud, enum ws_opcode op, const uint8_t *d, size_t n,
                      bool first, bool final)
@@ -366,6 +367,78 @@ START_TEST(test_eof_before_session_reaches_owner)
 }
 END_TEST
 
+/* Paused after one message: the session reads nothing more. */
+static void start_paused(struct fx *f)
+{
+	uint8_t frame[64];
+	f->pause_each = true;
+	start_session(f);
+	send_all(f->cfd, frame, client_text(frame, "hi"));
+	spin(f, 50);
+	ck_assert_int_eq(f->msgs, 1);
+	ck_assert(ws_session_paused(f->s));
+}
+
+START_TEST(test_paused_peer_reset_ends_session)
+{
+	struct fx f;
+	setup(&f, 0);
+	start_paused(&f);
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+	setsockopt(f.cfd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(f.cfd);
+	f.cfd = socket(AF_INET, SOCK_STREAM, 0); /* something for teardown to close */
+	/* No input is read while paused; the watch still sees the reset. */
+	spin(&f, GW_TRANSPORT_PAUSE_CHECK_MS + 300);
+	ck_assert_int_eq(f.closes, 1);
+	ck_assert_int_eq(f.close_code, 1006);
+	ck_assert(gw_transport_closed(&f.t));
+	teardown(&f);
+}
+END_TEST
+
+START_TEST(test_paused_probe_finds_closed_peer)
+{
+	struct fx f;
+	setup(&f, 0);
+	start_paused(&f);
+	/* A FIN while paused: the probe ping draws a reset from the closed
+	 * socket, which the next check sees. */
+	close(f.cfd);
+	f.cfd = socket(AF_INET, SOCK_STREAM, 0);
+	spin(&f, 2 * GW_TRANSPORT_PAUSE_CHECK_MS + 300);
+	ck_assert_int_eq(f.closes, 1);
+	ck_assert_int_eq(f.close_code, 1006);
+	ck_assert(gw_transport_closed(&f.t));
+	teardown(&f);
+}
+END_TEST
+
+START_TEST(test_paused_half_closed_peer_is_kept)
+{
+	struct fx f;
+	uint8_t buf[64];
+	setup(&f, 0);
+	start_paused(&f);
+	/* Only the sending side shut: the peer still reads, so the probe
+	 * (an empty ping) reaches it and the session stays. */
+	shutdown(f.cfd, SHUT_WR);
+	spin(&f, 2 * GW_TRANSPORT_PAUSE_CHECK_MS + 300);
+	ck_assert_int_eq(f.closes, 0);
+	ck_assert(!gw_transport_closed(&f.t));
+	ck_assert_int_eq(client_read(&f, buf, sizeof(buf), 500), 2);
+	ck_assert_int_eq(buf[0], 0x89);
+	ck_assert_int_eq(buf[1], 0x00);
+	/* Resuming delivers the held end of input: a FIN without a close
+	 * frame is an abnormal end. */
+	ws_session_resume(f.s);
+	spin(&f, 50);
+	ck_assert_int_eq(f.closes, 1);
+	ck_assert_int_eq(f.close_code, 1006);
+	teardown(&f);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("gw_transport");
@@ -380,6 +453,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_linger_bounded);
 	tcase_add_test(tc, test_abort_resets);
 	tcase_add_test(tc, test_eof_before_session_reaches_owner);
+	tcase_add_test(tc, test_paused_peer_reset_ends_session);
+	tcase_add_test(tc, test_paused_probe_finds_closed_peer);
+	tcase_add_test(tc, test_paused_half_closed_peer_is_kept);
 	suite_add_tcase(s, tc);
 	return s;
 }

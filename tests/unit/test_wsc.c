@@ -276,6 +276,22 @@ START_TEST(cli_values)
 }
 END_TEST
 
+START_TEST(cli_token)
+{
+	ck_assert(wsc_cli_token("binary", 16));
+	ck_assert(wsc_cli_token("v2.chat-x_y~!#$%&'*+^`|", 64));
+	ck_assert(!wsc_cli_token("", 16));
+	ck_assert(!wsc_cli_token("a b", 16));
+	ck_assert(!wsc_cli_token("a,b", 16));
+	ck_assert(!wsc_cli_token("say\"hi", 16));
+	ck_assert(!wsc_cli_token("back\\slash", 16));
+	ck_assert(!wsc_cli_token("tab\t", 16));
+	ck_assert(!wsc_cli_token("caf\xc3\xa9", 16));
+	ck_assert(wsc_cli_token("123456789012345", 16));
+	ck_assert(!wsc_cli_token("1234567890123456", 16)); /* no room for the NUL */
+}
+END_TEST
+
 START_TEST(cli_addrs)
 {
 	struct sockaddr_storage a[8];
@@ -320,6 +336,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, hist_buckets);
 	tcase_add_test(tc, hist_quantiles);
 	tcase_add_test(tc, cli_values);
+	tcase_add_test(tc, cli_token);
 	tcase_add_test(tc, cli_addrs);
 	suite_add_tcase(s, tc);
 	return s;
