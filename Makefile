@@ -44,8 +44,8 @@ WSC_LIB  := $(if $(CLIENT_SRC),$(B)/libwsc.a)
 UNITS    := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 WSGATE   := $(if $(wildcard src/gateway/gw_main.c),$(B)/wsgate)
 
-.PHONY: all deps check check-unit check-integration check-conformance-fast check-asan fuzz fuzz-build run \
-        bench conformance install clean format
+.PHONY: all deps check check-unit check-integration check-conformance-fast check-asan \
+        check-valgrind fuzz fuzz-build run bench conformance install clean format
 all: $(B)/libws.a $(if $(GW_SRC),$(B)/libgw.a) $(WSGATE) $(TOOLS)
 
 $(B)/obj/%.o: %.c
@@ -104,6 +104,11 @@ check-asan:
 	$(MAKE) SAN=1 check-unit
 	$(MAKE) SAN=1 check-integration
 
+# The daemon (normal build) under valgrind's memcheck for a subset of the
+# integration suite that covers every major path; see docs/sanitizers.md.
+check-valgrind: all
+	@WSGATE=$(B)/wsgate tests/integration/run-valgrind.sh
+
 # libFuzzer targets, built with clang; each runs FUZZ_SECONDS.
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
@@ -129,7 +134,7 @@ run: deps all
 	@scripts/run-dev.sh $(B)/wsgate
 
 bench: deps all
-	@scripts/bench.sh
+	@BENCH_BUILD=$(B) scripts/bench.sh
 
 conformance: deps all
 	@tests/conformance/run.sh
@@ -157,4 +162,4 @@ clean:
 
 .SECONDARY:
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find $(B) -name '*.d' 2>/dev/null)
