@@ -196,8 +196,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (ws_session_state(z.s) == WS_SESSION_CLOSED)
 				break;
 			ws_session_resume(z.s);
-			stuck = got == 0 ? stuck + 1 : 0;
 		}
+		/* Consecutive feeds without progress: a zero-length frame's END
+		 * can pause a feed that consumed nothing, but never twice. */
+		stuck = got == 0 ? stuck + 1 : 0;
 		off += (size_t)got;
 		z.now += 50;
 		ws_session_tick(z.s);
