@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
@@ -236,47 +235,11 @@ static void half_close_now(struct gw_bridge *br)
 		shutdown(fd, SHUT_WR);
 }
 
-/* libevent 2.1 reads at most 4096 bytes per readiness event, so a
- * 64 KiB burst took sixteen loop turns and went out as sixteen small
- * frames.  Take what the socket already holds (up to a chunk, within the
- * read limit) in one recv.  Only bytes FIONREAD reports are asked for,
- * so this recv never consumes an EOF or a pending error: those still
- * reach the bufferevent's own read and event callback. */
-static void read_more(struct gw_bridge *br)
-{
-	struct evbuffer *in = bufferevent_get_input(br->bev);
-	evutil_socket_t fd = gw_backend_fd(br->backend);
-	size_t have = evbuffer_get_length(in);
-	int avail = 0;
-
-	if (fd < 0 || have >= br->limit || ioctl(fd, FIONREAD, &avail) != 0 || avail <= 0)
-		return;
-	size_t want = br->limit - have;
-	if (want > GW_BRIDGE_CHUNK)
-		want = GW_BRIDGE_CHUNK;
-	if (want > (size_t)avail)
-		want = (size_t)avail;
-	/* A socket bufferevent keeps its input's end frozen outside its own
-	 * reads; lift that for this one read, as libevent does. */
-	evbuffer_unfreeze(in, 0);
-	struct evbuffer_iovec v;
-	if (evbuffer_reserve_space(in, (ev_ssize_t)want, &v, 1) != 1) {
-		evbuffer_freeze(in, 0);
-		return;
-	}
-	ssize_t n = recv(fd, v.iov_base, want, MSG_DONTWAIT);
-	v.iov_len = n > 0 ? (size_t)n : 0;
-	evbuffer_commit_space(in, &v, n > 0 ? 1 : 0);
-	evbuffer_freeze(in, 0);
-}
-
 static void backend_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct gw_bridge *br = arg;
 
 	enter(br);
-	if (relaying(br))
-		read_more(br);
 	relay_to_client(br, false);
 	if (relaying(br))
 		update_backend_read(br);
@@ -347,7 +310,6 @@ static void bridge_on_open(struct ws_session *s, void *ud)
 	bufferevent_setwatermark(br->bev, EV_READ, 0, br->limit);
 	bufferevent_setwatermark(br->bev, EV_WRITE, br->limit / 2, 0);
 	bufferevent_set_max_single_read(br->bev, GW_BRIDGE_CHUNK);
-	bufferevent_set_max_single_write(br->bev, GW_BRIDGE_CHUNK);
 	bufferevent_enable(br->bev, EV_WRITE);
 	update_backend_read(br);
 	leave(br);

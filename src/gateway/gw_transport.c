@@ -8,8 +8,6 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -187,38 +185,6 @@ void gw_transport_feed(struct gw_transport *t)
 		evbuffer_drain(in, evbuffer_get_length(in));
 }
 
-/* libevent 2.1 reads at most 4096 bytes per readiness event, so a
- * large message took one loop turn (and one small write onward) per
- * 4 KiB.  On a plain stream take what the socket already holds, up to
- * GW_TRANSPORT_READ_MAX buffered, in one recv.  Only bytes FIONREAD
- * reports are asked for, so this recv never consumes an EOF or a pending
- * error: those still reach the bufferevent's own read. */
-static void read_more(struct gw_transport *t)
-{
-	struct evbuffer *in = bufferevent_get_input(t->bev);
-	size_t have = evbuffer_get_length(in);
-	int avail = 0;
-
-	if (t->ssl != NULL || t->eof_pending || have >= GW_TRANSPORT_READ_MAX ||
-	    ioctl(t->fd, FIONREAD, &avail) != 0 || avail <= 0)
-		return;
-	size_t want = GW_TRANSPORT_READ_MAX - have;
-	if (want > (size_t)avail)
-		want = (size_t)avail;
-	/* A socket bufferevent keeps its input's end frozen outside its own
-	 * reads; lift that for this one read, as libevent does. */
-	evbuffer_unfreeze(in, 0);
-	struct evbuffer_iovec v;
-	if (evbuffer_reserve_space(in, (ev_ssize_t)want, &v, 1) != 1) {
-		evbuffer_freeze(in, 0);
-		return;
-	}
-	ssize_t n = recv(t->fd, v.iov_base, want, MSG_DONTWAIT);
-	v.iov_len = n > 0 ? (size_t)n : 0;
-	evbuffer_commit_space(in, &v, n > 0 ? 1 : 0);
-	evbuffer_freeze(in, 0);
-}
-
 static void read_cb(struct bufferevent *bev, void *arg)
 {
 	struct gw_transport *t = arg;
@@ -227,12 +193,10 @@ static void read_cb(struct bufferevent *bev, void *arg)
 		               evbuffer_get_length(bufferevent_get_input(bev)));
 		return;
 	}
-	if (t->session) {
-		read_more(t);
+	if (t->session)
 		gw_transport_feed(t);
-	} else {
+	else
 		t->owner->on_read(t->arg);
-	}
 }
 
 static void write_cb(struct bufferevent *bev, void *arg)
