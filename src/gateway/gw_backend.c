@@ -4,7 +4,9 @@
  * gw_backend_connect arms a zero-delay "start" event and returns, so the
  * ready callback can never run inside it.  From there: resolve (numeric
  * hosts at once, names through evdns), then try each address in order
- * with one bufferevent at a time, all under one deadline timer.
+ * with one non-blocking socket at a time, all under one deadline timer.
+ * The attempt's gw_sock is the connection once it succeeds, so the
+ * socket is registered with the loop only once.
  */
 #include "gw_backend.h"
 
@@ -17,6 +19,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include <event2/util.h>
 
@@ -26,8 +29,8 @@
 enum backend_state {
 	BACKEND_STARTING,   /* start event armed, nothing begun */
 	BACKEND_RESOLVING,  /* evdns request in flight */
-	BACKEND_CONNECTING, /* a connect on bev in flight (addr tells which) */
-	BACKEND_CONNECTED,  /* ready callback said 0; bev belongs to the user */
+	BACKEND_CONNECTING, /* a connect on sock in flight (addr tells which) */
+	BACKEND_CONNECTED,  /* ready callback said 0; sock's callbacks belong to the user */
 	BACKEND_FAILED,     /* ready callback said 502/504; nothing in flight */
 };
 
@@ -52,7 +55,7 @@ struct gw_backend {
 	struct dns_ctx *dns_ctx;       /* in-flight resolution, or NULL */
 	struct evutil_addrinfo *addrs; /* resolved addresses (owned) */
 	struct evutil_addrinfo *next;  /* next address to try */
-	struct bufferevent *bev;       /* current connect attempt, then the connection */
+	struct gw_sock sock;           /* current connect attempt, then the connection */
 	int last_error;                /* errno of the last failed attempt, for logs */
 	char addr[ADDR_TEXT_MAX];      /* address for logs */
 };
@@ -95,55 +98,58 @@ static void free_addrs(struct gw_backend *b)
 	b->next = NULL;
 }
 
-static void drop_bev(struct gw_backend *b)
+static void drop_sock(struct gw_backend *b)
 {
-	if (b->bev != NULL)
-		bufferevent_free(b->bev);
-	b->bev = NULL;
+	gw_sock_close(&b->sock, false);
 }
 
-static void connect_event_cb(struct bufferevent *bev, short what, void *arg)
+static void connect_event_cb(struct gw_sock *sock, enum gw_sock_event what, void *arg)
 {
 	struct gw_backend *b = arg;
 
-	if (what & BEV_EVENT_CONNECTED) {
+	if (what == GW_SOCK_CONNECTED) {
 		/* The user installs its own callbacks; until then nothing
 		 * may call back into the backend. */
-		bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
-		/* Bridged bytes are forwarded as they come: Nagle would hold
-		 * small messages back for a round trip. */
-		if (b->route->backend_kind == GW_BACKEND_TCP) {
-			int one = 1;
-			(void)setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one,
-					 sizeof(one));
-		}
+		static const struct gw_sock_cbs none;
+		gw_sock_setcb(sock, &none);
 		free_addrs(b);
 		report(b, GW_BACKEND_OK);
 		return;
 	}
-	b->last_error = EVUTIL_SOCKET_ERROR();
-	drop_bev(b);
+	b->last_error = sock->error != 0 ? sock->error : ECONNREFUSED;
+	drop_sock(b);
 	try_next(b);
 }
 
-/* Start a connect to sa on a fresh bufferevent.  Returns false when it
- * failed at once (b->last_error says why). */
+/* Start a connect to sa on a fresh socket.  Returns false when it
+ * failed at once (b->last_error says why: ENOENT for a unix path,
+ * EAGAIN for a full unix backlog, ECONNREFUSED, ...). */
 static bool connect_one(struct gw_backend *b, const struct sockaddr *sa, socklen_t len)
 {
-	b->bev = bufferevent_socket_new(b->base, -1, BEV_OPT_CLOSE_ON_FREE);
-	if (b->bev == NULL) {
+	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		b->last_error = errno;
+		return false;
+	}
+	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
+		/* Bridged bytes are forwarded as they come: Nagle would hold
+		 * small messages back for a round trip. */
+		int one = 1;
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
+	if (connect(fd, sa, len) != 0 && errno != EINPROGRESS) {
+		b->last_error = errno;
+		close(fd);
+		return false;
+	}
+	/* Even a connect that completed at once (unix sockets) is reported
+	 * by the first write edge, from the loop. */
+	if (gw_sock_init_connecting(&b->sock, b->base, fd) != 0) {
 		b->last_error = ENOMEM;
 		return false;
 	}
-	bufferevent_setcb(b->bev, NULL, NULL, connect_event_cb, b);
-	/* libevent reports an immediate ECONNREFUSED through the event
-	 * callback; other immediate failures (ENOENT for a unix path,
-	 * EAGAIN for a full unix backlog) come back here. */
-	if (bufferevent_socket_connect(b->bev, (struct sockaddr *)sa, (int)len) < 0) {
-		b->last_error = errno != 0 ? errno : ECONNREFUSED;
-		drop_bev(b);
-		return false;
-	}
+	struct gw_sock_cbs cb = {NULL, NULL, connect_event_cb, b};
+	gw_sock_setcb(&b->sock, &cb);
 	b->state = BACKEND_CONNECTING;
 	return true;
 }
@@ -280,7 +286,7 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 		if (ctx->req != NULL)
 			evdns_getaddrinfo_cancel(ctx->req);
 	}
-	drop_bev(b);
+	drop_sock(b);
 	free_addrs(b);
 	b->last_error = ETIMEDOUT;
 	report(b, GW_BACKEND_TIMEOUT);
@@ -297,6 +303,7 @@ int gw_backend_connect(struct event_base *base, struct evdns_base *dns, const st
 	b = calloc(1, sizeof(*b));
 	if (b == NULL)
 		return -1;
+	b->sock.fd = -1;
 	b->state = BACKEND_STARTING;
 	b->base = base;
 	b->dns = dns;
@@ -339,7 +346,7 @@ void gw_backend_free(struct gw_backend *b)
 		event_free(b->start_ev);
 	if (b->deadline_ev != NULL)
 		event_free(b->deadline_ev);
-	drop_bev(b);
+	drop_sock(b);
 	free_addrs(b);
 	free(b);
 }
@@ -349,16 +356,16 @@ const char *gw_backend_address(const struct gw_backend *b)
 	return b->addr;
 }
 
-struct bufferevent *gw_backend_bufferevent(struct gw_backend *b)
+struct gw_sock *gw_backend_sock(struct gw_backend *b)
 {
-	return b->state == BACKEND_CONNECTED ? b->bev : NULL;
+	return b->state == BACKEND_CONNECTED && gw_sock_open(&b->sock) ? &b->sock : NULL;
 }
 
 evutil_socket_t gw_backend_fd(const struct gw_backend *b)
 {
-	if (b->state != BACKEND_CONNECTED || b->bev == NULL)
+	if (b->state != BACKEND_CONNECTED || !gw_sock_open(&b->sock))
 		return -1;
-	return bufferevent_getfd(b->bev);
+	return b->sock.fd;
 }
 
 int gw_backend_error(const struct gw_backend *b)

@@ -7,21 +7,21 @@
  * connect_timeout being the budget for all of them together.  Unix
  * backends connect to the socket path.
  *
- * Once connected the connection is a libevent bufferevent that the
- * bridge (gw_bridge) drives; gw_backend_bufferevent hands it over.
+ * Once connected the connection is a gw_sock that the bridge
+ * (gw_bridge) drives; gw_backend_sock hands it over.
  */
 #ifndef GW_BACKEND_H
 #define GW_BACKEND_H
 
 #include <stdint.h>
 
-#include <event2/bufferevent.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 
 #include "gw_config.h"
+#include "gw_sock.h"
 
-struct gw_backend; /* one connection to a route's backend: a libevent bufferevent */
+struct gw_backend; /* one connection to a route's backend */
 
 /* Outcome of a connect, as the HTTP status the client should get. */
 #define GW_BACKEND_OK          0   /* connected */
@@ -51,10 +51,10 @@ void gw_backend_free(struct gw_backend *b);
  * "unix:/run/x.sock"; while resolving, "HOST:PORT" as configured. */
 const char *gw_backend_address(const struct gw_backend *b);
 
-/* The connected bufferevent (NULL before the callback reported 0).  It
- * stays owned by b: the user sets its callbacks and watermarks but must
- * not free it. */
-struct bufferevent *gw_backend_bufferevent(struct gw_backend *b);
+/* The connected socket (NULL before the callback reported 0).  It stays
+ * owned by b: the user sets its callbacks and limits but must not close
+ * it (gw_backend_free does). */
+struct gw_sock *gw_backend_sock(struct gw_backend *b);
 
 /* The connected socket, or -1. */
 evutil_socket_t gw_backend_fd(const struct gw_backend *b);

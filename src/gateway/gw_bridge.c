@@ -1,7 +1,7 @@
 /* gw_bridge: relays a WebSocket session to and from a backend stream.
  *
  * Lifetime.  The bridge is entered from two sides: handler callbacks
- * (from the session) and bufferevent/timer callbacks (from the loop).
+ * (from the session) and socket/timer callbacks (from the loop).
  * Any call the bridge makes into the session may end it and run
  * on_close inside that call, and on_close is where the bridge would
  * free itself.  So every entry point counts itself in `depth`, on_close
@@ -19,7 +19,6 @@
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "ws_close.h"
@@ -46,7 +45,7 @@ enum bridge_state {
 struct gw_bridge {
 	enum bridge_state state;      /* see the enum */
 	struct gw_backend *backend;   /* owned: the backend connection */
-	struct bufferevent *bev;      /* the backend's bufferevent (owned by backend) */
+	struct gw_sock *sock;         /* the backend's socket (owned by backend) */
 	const struct gw_route *route; /* limits and timeouts */
 	struct ws_session *s;         /* the session, set by gw_bridge_attach */
 	gw_app_done_cb done;          /* told once, at the very end */
@@ -55,7 +54,6 @@ struct gw_bridge {
 	unsigned depth;               /* entry points currently on the stack */
 	bool backend_eof;             /* the backend closed its sending side */
 	bool backend_failed;          /* the backend connection broke */
-	bool reading;                 /* EV_READ enabled on the backend */
 	bool client_paused;           /* we paused the session: backend output full */
 	bool shut_wr_pending;         /* half-close once the backend output drains */
 	bool shut_wr_done;            /* shutdown(SHUT_WR) issued */
@@ -89,7 +87,7 @@ static void finish(struct gw_bridge *br)
 	}
 	gw_backend_free(br->backend);
 	br->backend = NULL;
-	br->bev = NULL;
+	br->sock = NULL;
 	if (br->done != NULL)
 		br->done(br->done_arg, br->s);
 	free(br);
@@ -114,7 +112,7 @@ static bool relaying(const struct gw_bridge *br)
  * session's hard queue limit is hit, or when it stops relaying. */
 static void relay_to_client(struct gw_bridge *br, bool force)
 {
-	struct evbuffer *in = bufferevent_get_input(br->bev);
+	struct evbuffer *in = br->sock->in;
 	size_t have;
 
 	while ((have = evbuffer_get_length(in)) > 0 && relaying(br)) {
@@ -143,17 +141,15 @@ static void relay_to_client(struct gw_bridge *br, bool force)
 	}
 }
 
-/* Read the backend only while its bytes have somewhere to go. */
+/* Read the backend only while its bytes have somewhere to go.  Cheap
+ * to call often: no system call, and a read is scheduled only when the
+ * socket may hold input and the input buffer has room again. */
 static void update_backend_read(struct gw_bridge *br)
 {
 	bool want =
 	    relaying(br) && !br->backend_eof && !br->backend_failed && ws_session_writable(br->s);
 
-	if (want && !br->reading)
-		bufferevent_enable(br->bev, EV_READ);
-	else if (!want && br->reading)
-		bufferevent_disable(br->bev, EV_READ);
-	br->reading = want;
+	gw_sock_read(br->sock, want);
 }
 
 static void linger_cb(evutil_socket_t fd, short what, void *arg);
@@ -175,7 +171,7 @@ static uint64_t linger_ms(const struct gw_bridge *br)
 static bool arm_linger(struct gw_bridge *br, uint64_t ms)
 {
 	if (br->linger_ev == NULL)
-		br->linger_ev = evtimer_new(bufferevent_get_base(br->bev), linger_cb, br);
+		br->linger_ev = evtimer_new(event_get_base(br->sock->ev), linger_cb, br);
 	if (br->linger_ev == NULL)
 		return false;
 	if (evtimer_pending(br->linger_ev, NULL))
@@ -194,14 +190,13 @@ static void maybe_close(struct gw_bridge *br)
 	if (!br->backend_eof && !br->backend_failed && !br->linger_expired)
 		return;
 	relay_to_client(br, true);
-	if (!relaying(br) || evbuffer_get_length(bufferevent_get_input(br->bev)) > 0)
+	if (!relaying(br) || evbuffer_get_length(br->sock->in) > 0)
 		return; /* ended meanwhile, or queue full: on_drain comes back here */
 	/* A backend that only closed its sending side still gets the
 	 * client's bytes queued for it (the write callback comes back here
 	 * when they are out), within the linger. */
 	if (br->backend_eof && !br->backend_failed && !br->linger_expired &&
-	    evbuffer_get_length(bufferevent_get_output(br->bev)) > 0 &&
-	    arm_linger(br, linger_ms(br)))
+	    evbuffer_get_length(br->sock->out) > 0 && arm_linger(br, linger_ms(br)))
 		return;
 
 	unsigned code = WS_CLOSE_NORMAL;
@@ -227,15 +222,12 @@ static void maybe_close(struct gw_bridge *br)
 
 static void half_close_now(struct gw_bridge *br)
 {
-	evutil_socket_t fd = gw_backend_fd(br->backend);
-
 	br->shut_wr_pending = false;
 	br->shut_wr_done = true;
-	if (fd >= 0)
-		shutdown(fd, SHUT_WR);
+	gw_sock_shutdown_write(br->sock);
 }
 
-static void backend_read_cb(struct bufferevent *bev, void *arg)
+static void backend_read_cb(struct gw_sock *sock, void *arg)
 {
 	struct gw_bridge *br = arg;
 
@@ -248,10 +240,10 @@ static void backend_read_cb(struct bufferevent *bev, void *arg)
 
 /* Output fell to the low watermark: half of the limit while open, zero
  * while a half-close waits. */
-static void backend_write_cb(struct bufferevent *bev, void *arg)
+static void backend_write_cb(struct gw_sock *sock, void *arg)
 {
 	struct gw_bridge *br = arg;
-	size_t out = evbuffer_get_length(bufferevent_get_output(bev));
+	size_t out = evbuffer_get_length(sock->out);
 
 	enter(br);
 	if (br->shut_wr_pending && out == 0)
@@ -266,18 +258,18 @@ static void backend_write_cb(struct bufferevent *bev, void *arg)
 	leave(br);
 }
 
-static void backend_event_cb(struct bufferevent *bev, short what, void *arg)
+static void backend_event_cb(struct gw_sock *sock, enum gw_sock_event what, void *arg)
 {
 	struct gw_bridge *br = arg;
 
 	enter(br);
-	if (what & BEV_EVENT_ERROR)
+	if (what == GW_SOCK_ERROR)
 		br->backend_failed = true;
-	else if (what & BEV_EVENT_EOF)
+	else if (what == GW_SOCK_EOF)
 		br->backend_eof = true;
 	if (br->backend_failed) {
-		/* Nothing more can be written; what was read is still sent. */
-		bufferevent_disable(bev, EV_WRITE);
+		/* Nothing more can be written (gw_sock dropped the output);
+		 * what was read is still sent. */
 		br->shut_wr_pending = false;
 	}
 	if (relaying(br)) {
@@ -304,13 +296,12 @@ static void bridge_on_open(struct ws_session *s, void *ud)
 	enter(br);
 	br->s = s;
 	br->state = BRIDGE_OPEN;
-	bufferevent_setcb(br->bev, backend_read_cb, backend_write_cb, backend_event_cb, br);
+	struct gw_sock_cbs cb = {backend_read_cb, backend_write_cb, backend_event_cb, br};
+	gw_sock_setcb(br->sock, &cb);
 	/* Reading pauses by itself once limit bytes wait unsent, and the
 	 * write callback fires when the output halves. */
-	bufferevent_setwatermark(br->bev, EV_READ, 0, br->limit);
-	bufferevent_setwatermark(br->bev, EV_WRITE, br->limit / 2, 0);
-	bufferevent_set_max_single_read(br->bev, GW_BRIDGE_CHUNK);
-	bufferevent_enable(br->bev, EV_WRITE);
+	br->sock->in_max = br->limit;
+	br->sock->out_low = br->limit / 2;
 	update_backend_read(br);
 	leave(br);
 }
@@ -325,11 +316,13 @@ static int bridge_on_message(struct ws_session *s, void *ud, enum ws_opcode opco
 	    br->shut_wr_pending || len == 0)
 		return WS_OK; /* nowhere to go: dropped */
 	enter(br);
-	if (bufferevent_write(br->bev, data, len) != 0) {
+	/* Large payloads go from the client's read buffer (unmasked in
+	 * place) straight to the backend socket when nothing is queued. */
+	if (gw_sock_write(br->sock, data, len) != 0) {
 		rc = WS_ERR_NOMEM;
 	} else {
 		br->to_backend += len;
-		size_t out = evbuffer_get_length(bufferevent_get_output(br->bev));
+		size_t out = evbuffer_get_length(br->sock->out);
 		if (out > br->limit && !br->client_paused) {
 			br->client_paused = true;
 			ws_session_pause(s);
@@ -350,9 +343,8 @@ static int bridge_on_peer_close(struct ws_session *s, void *ud, uint16_t code,
 		return WS_OK; /* the reply to our own close */
 	enter(br);
 	ended = br->backend_eof || br->backend_failed;
-	in_pending = evbuffer_get_length(bufferevent_get_input(br->bev)) > 0;
-	out_pending =
-	    !br->backend_failed && evbuffer_get_length(bufferevent_get_output(br->bev)) > 0;
+	in_pending = evbuffer_get_length(br->sock->in) > 0;
+	out_pending = !br->backend_failed && evbuffer_get_length(br->sock->out) > 0;
 	if (ended && !in_pending && !out_pending) {
 		/* Nothing left to relay: let the session echo right away. */
 		br->state = BRIDGE_CLOSING;
@@ -365,11 +357,11 @@ static int bridge_on_peer_close(struct ws_session *s, void *ud, uint16_t code,
 	 * (code 0 builds an empty payload), as the session itself does. */
 	br->echo_code = ws_close_code_valid_on_wire(code) ? code : 0;
 	if (!ended) {
-		if (evbuffer_get_length(bufferevent_get_output(br->bev)) == 0) {
+		if (evbuffer_get_length(br->sock->out) == 0) {
 			half_close_now(br);
 		} else {
 			br->shut_wr_pending = true;
-			bufferevent_setwatermark(br->bev, EV_WRITE, 0, 0);
+			br->sock->out_low = 0;
 		}
 	}
 	/* Linger for the backend's EOF (or, when it has ended, for its
@@ -408,9 +400,10 @@ static void bridge_on_close(struct ws_session *s, void *ud, uint16_t code, const
 	 * live, so it sees the abort rather than an orderly EOF. */
 	br->abort_backend = code == WS_CLOSE_ABNORMAL && !br->backend_eof && !br->backend_failed;
 	br->state = BRIDGE_CLOSED;
-	if (br->bev != NULL) {
-		bufferevent_disable(br->bev, EV_READ | EV_WRITE);
-		bufferevent_setcb(br->bev, NULL, NULL, NULL, NULL);
+	if (br->sock != NULL) {
+		static const struct gw_sock_cbs none;
+		gw_sock_read(br->sock, false);
+		gw_sock_setcb(br->sock, &none);
 	}
 	if (br->linger_ev != NULL)
 		event_del(br->linger_ev);
@@ -429,9 +422,9 @@ struct gw_bridge *gw_bridge_new(struct gw_backend *b, const struct gw_route *r, 
                                 void *arg)
 {
 	struct gw_bridge *br;
-	struct bufferevent *bev = gw_backend_bufferevent(b);
+	struct gw_sock *sock = gw_backend_sock(b);
 
-	if (bev == NULL) {
+	if (sock == NULL) {
 		gw_backend_free(b);
 		return NULL;
 	}
@@ -442,7 +435,7 @@ struct gw_bridge *gw_bridge_new(struct gw_backend *b, const struct gw_route *r, 
 	}
 	br->state = BRIDGE_NEW;
 	br->backend = b;
-	br->bev = bev;
+	br->sock = sock;
 	br->route = r;
 	br->done = done;
 	br->done_arg = arg;

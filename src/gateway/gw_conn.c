@@ -29,8 +29,9 @@ static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 #define STATIC_HEAD_MAX 1024
 /* A static body is queued in pieces of this size whenever the output
  * falls to GW_TRANSPORT_OUT_MAX / 2, so at most about
- * GW_TRANSPORT_OUT_MAX / 2 + STATIC_CHUNK of it is ever in memory (over
- * TLS; cleartext pieces are sendfile references). */
+ * GW_TRANSPORT_OUT_MAX / 2 + STATIC_CHUNK of it is ever in memory.  The
+ * pieces are pread copies, also over cleartext: a static page is not
+ * the hot path, and a mapped file segment would count towards RSS. */
 #define STATIC_CHUNK (64 * 1024)
 /* A client that takes no piece of a static body for this long is dropped. */
 #define STATIC_STALL_MS 30000
@@ -52,33 +53,32 @@ enum conn_state {
 };
 
 struct gw_conn {
-	struct gw_worker *w;                    /* owning worker */
-	struct gw_conn *prev, *next;            /* w->conns list */
-	struct gw_cfgref *cfg;                  /* config at accept (ref held) */
-	bool tls;                               /* accepted on a TLS listener */
-	bool http2;                             /* the listener allows HTTP/2 */
-	bool over_limit;                        /* past max_connections: answer 503 */
-	enum conn_proto proto;                  /* decided protocol */
-	enum conn_state state;                  /* see enum */
-	struct gw_transport tr;                 /* the client stream */
-	struct event *free_ev;                  /* deferred free */
-	bool free_queued;                       /* free_ev activated */
-	struct timespec start;                  /* accept time, for the log */
-	char *head;                             /* copy of the request head */
-	struct ws_header *headers;              /* parsed header fields (max_headers) */
-	struct gw_http1_request req;            /* parsed head, spans into head */
-	bool head_only;                         /* HEAD request */
-	const struct gw_route *route;           /* matched route, or NULL */
-	struct ws_deflate_config dcfg;          /* the route's deflate policy */
-	struct ws_upgrade_result up;            /* validated upgrade */
-	struct gw_backend *backend;             /* connecting backend (until the bridge) */
-	struct ws_session *session;             /* the session, or NULL */
-	struct gw_app app;                      /* the app running the session */
-	bool session_done;                      /* the app reported done */
-	struct gw_h2 *h2;                       /* HTTP/2 connection, or NULL */
-	struct gw_static_file file;             /* CONN_FILE: the file (fd -1 otherwise) */
-	uint64_t file_off;                      /* CONN_FILE: bytes of it queued so far */
-	struct evbuffer_file_segment *file_seg; /* CONN_FILE, cleartext: sendfile source */
+	struct gw_worker *w;           /* owning worker */
+	struct gw_conn *prev, *next;   /* w->conns list */
+	struct gw_cfgref *cfg;         /* config at accept (ref held) */
+	bool tls;                      /* accepted on a TLS listener */
+	bool http2;                    /* the listener allows HTTP/2 */
+	bool over_limit;               /* past max_connections: answer 503 */
+	enum conn_proto proto;         /* decided protocol */
+	enum conn_state state;         /* see enum */
+	struct gw_transport tr;        /* the client stream */
+	struct event *free_ev;         /* deferred free */
+	bool free_queued;              /* free_ev activated */
+	struct timespec start;         /* accept time, for the log */
+	char *head;                    /* copy of the request head */
+	struct ws_header *headers;     /* parsed header fields (max_headers) */
+	struct gw_http1_request req;   /* parsed head, spans into head */
+	bool head_only;                /* HEAD request */
+	const struct gw_route *route;  /* matched route, or NULL */
+	struct ws_deflate_config dcfg; /* the route's deflate policy */
+	struct ws_upgrade_result up;   /* validated upgrade */
+	struct gw_backend *backend;    /* connecting backend (until the bridge) */
+	struct ws_session *session;    /* the session, or NULL */
+	struct gw_app app;             /* the app running the session */
+	bool session_done;             /* the app reported done */
+	struct gw_h2 *h2;              /* HTTP/2 connection, or NULL */
+	struct gw_static_file file;    /* CONN_FILE: the file (fd -1 otherwise) */
+	uint64_t file_off;             /* CONN_FILE: bytes of it queued so far */
 };
 
 static uint64_t elapsed_ms(const struct gw_conn *c)
@@ -115,8 +115,6 @@ static void destroy(struct gw_conn *c)
 {
 	struct gw_worker *w = c->w;
 	gw_transport_cleanup(&c->tr);
-	if (c->file_seg)
-		evbuffer_file_segment_free(c->file_seg);
 	gw_static_close(&c->file);
 	gw_backend_free(c->backend);
 	/* Freed here, from the loop, never inside its own done callback. */
@@ -307,11 +305,6 @@ static bool has_token(const char *v, size_t n, const char *tok)
  * it failed (the Content-Length is out: the caller can only abort). */
 static size_t file_add_chunk(struct gw_conn *c, struct evbuffer *out, size_t n)
 {
-	if (c->file_seg)
-		return evbuffer_add_file_segment(out, c->file_seg, (ev_off_t)c->file_off,
-		                                 (ev_off_t)n) == 0
-		           ? n
-		           : 0;
 	struct evbuffer_iovec v;
 	if (evbuffer_reserve_space(out, (ev_ssize_t)n, &v, 1) < 1)
 		return 0;
@@ -327,7 +320,7 @@ static size_t file_add_chunk(struct gw_conn *c, struct evbuffer *out, size_t n)
  * Runs again from on_drain each time the output falls to half. */
 static void file_pump(struct gw_conn *c)
 {
-	struct evbuffer *out = c->tr.bev ? bufferevent_get_output(c->tr.bev) : NULL;
+	struct evbuffer *out = gw_transport_output(&c->tr);
 	while (out && c->file_off < c->file.size &&
 	       gw_transport_output_len(&c->tr) < GW_TRANSPORT_OUT_MAX / 2) {
 		uint64_t left = c->file.size - c->file_off;
@@ -342,6 +335,8 @@ static void file_pump(struct gw_conn *c)
 		}
 		c->file_off += added;
 	}
+	if (out != NULL)
+		gw_sock_flush(&c->tr.sock);
 	if (out == NULL) {
 		close_quietly(c, true);
 		return;
@@ -352,9 +347,6 @@ static void file_pump(struct gw_conn *c)
 		return;
 	}
 	gw_static_close(&c->file);
-	if (c->file_seg)
-		evbuffer_file_segment_free(c->file_seg); /* queued pieces hold their own refs */
-	c->file_seg = NULL;
 	c->state = CONN_RESPONDING;
 	gw_transport_set_deadline(&c->tr, 0);
 	gw_transport_finish(&c->tr);
@@ -414,18 +406,6 @@ static void handle_static(struct gw_conn *c)
 	}
 	c->file = f;
 	c->file_off = 0;
-	if (!c->tls) {
-		/* The segment takes the descriptor: pieces still queued keep
-		 * it open after we are done with it. */
-		c->file_seg =
-		    evbuffer_file_segment_new(f.fd, 0, (ev_off_t)f.size, EVBUF_FS_CLOSE_ON_FREE);
-		if (c->file_seg == NULL) {
-			gw_static_close(&c->file);
-			close_quietly(c, true);
-			return;
-		}
-		c->file.fd = -1;
-	}
 	c->state = CONN_FILE;
 	file_pump(c);
 }
@@ -451,7 +431,7 @@ static void handle_request(struct gw_conn *c)
 	handle_static(c);
 }
 
-/* gw_h2 is finished with the stream and gave the bufferevent back. */
+/* gw_h2 is finished with the stream and gave the socket back. */
 static void h2_done(void *arg, bool clean)
 {
 	struct gw_conn *c = arg;
@@ -564,9 +544,8 @@ static void on_eof(void *arg, bool clean)
 	struct gw_conn *c = arg;
 	/* Before a session the peer's end means there is nobody to answer.
 	 * A cleartext client that only shut its sending side still gets its
-	 * file; over TLS libevent stops writing at the peer's end (and
-	 * reports a reset as a clean end, allow_dirty_shutdown), so there
-	 * the body cannot go on. */
+	 * file; over TLS a dropped connection also counts as a clean end
+	 * (no close_notify needed, see gw_sock), so there the body stops. */
 	if (c->state == CONN_HEAD || c->state == CONN_RESPONDING ||
 	    (c->state == CONN_FILE && (!clean || c->tls)))
 		close_quietly(c, true);

@@ -1,6 +1,6 @@
 /* gw_h2: one HTTP/2 connection over nghttp2 (see gw_h2.h).
  *
- * Entry points (bufferevent callbacks, the work event, the idle timer)
+ * Entry points (socket callbacks, the work event, the idle timer)
  * count themselves in h->depth; when the outermost one leaves, run()
  * works through the queued stream work, flushes nghttp2's output, frees
  * finished streams and, when the connection is over, hands it back to
@@ -76,7 +76,7 @@ static ssize_t send_cb(nghttp2_session *ng, const uint8_t *data, size_t len, int
 	struct gw_h2 *h = ud;
 	if (h->dead)
 		return NGHTTP2_ERR_CALLBACK_FAILURE;
-	struct evbuffer *out = bufferevent_get_output(h->bev);
+	struct evbuffer *out = h->sock->out;
 	if (evbuffer_get_length(out) >= GW_H2_OUT_MAX)
 		return NGHTTP2_ERR_WOULDBLOCK;
 	if (evbuffer_add(out, data, len) != 0)
@@ -90,7 +90,7 @@ static int send_data_cb(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t
 	struct gw_h2 *h = ud;
 	if (h->dead)
 		return NGHTTP2_ERR_CALLBACK_FAILURE;
-	struct evbuffer *out = bufferevent_get_output(h->bev);
+	struct evbuffer *out = h->sock->out;
 	if (evbuffer_get_length(out) >= GW_H2_OUT_MAX)
 		return NGHTTP2_ERR_WOULDBLOCK;
 	return gw_h2_stream_send_data(source->ptr, out, framehd, length, frame->data.padlen);
@@ -196,32 +196,33 @@ static int stream_close_cb(nghttp2_session *ng, int32_t id, uint32_t error_code,
 
 /* ---- the connection's life ---- */
 
-/* Give the bufferevent back with the callbacks it had. */
-static void restore_bev(struct gw_h2 *h)
+/* Give the socket back with the callbacks it had. */
+static void restore_sock(struct gw_h2 *h)
 {
-	/* The owner may have closed the stream already (tr->bev gone). */
-	if (h->bev == NULL || h->tr->bev != h->bev) {
-		h->bev = NULL;
+	/* The owner may have closed the stream already. */
+	if (h->sock == NULL || !gw_sock_open(h->sock)) {
+		h->sock = NULL;
 		return;
 	}
-	bufferevent_setcb(h->bev, h->old_read, h->old_write, h->old_event, h->old_arg);
-	bufferevent_setwatermark(h->bev, EV_WRITE, GW_TRANSPORT_OUT_MAX / 2, 0);
-	h->bev = NULL;
+	gw_sock_setcb(h->sock, &h->old_cb);
+	h->sock->out_low = GW_TRANSPORT_OUT_MAX / 2;
+	h->sock = NULL;
 }
 
 /* The client stream is gone: every stream ends as reset. */
 static void mark_dead(struct gw_h2 *h)
 {
 	h->dead = true;
-	if (h->bev)
-		bufferevent_disable(h->bev, EV_READ | EV_WRITE);
+	if (h->sock)
+		gw_sock_read(h->sock, false);
 	for (struct gw_h2_stream *st = h->streams; st; st = st->next) {
 		if (!st->h2_closed)
 			gw_h2_stream_closed(st, NGHTTP2_CANCEL);
 	}
 }
 
-/* Hand nghttp2's frames to the bufferevent, within GW_H2_OUT_MAX. */
+/* Hand nghttp2's frames to the socket, within GW_H2_OUT_MAX; they go
+ * out in one write later in this loop turn. */
 static void flush(struct gw_h2 *h)
 {
 	if (h->dead || h->state == GW_H2_DONE)
@@ -230,7 +231,9 @@ static void flush(struct gw_h2 *h)
 	if (rv != 0) {
 		gw_log_debug("%s: HTTP/2 send: %s", h->peer, nghttp2_strerror(rv));
 		mark_dead(h);
+		return;
 	}
+	gw_sock_flush(h->sock);
 }
 
 /* Queue GOAWAY; the connection ends once it is written. */
@@ -339,16 +342,16 @@ static void run(struct gw_h2 *h)
 		return;
 	h->state = GW_H2_DONE;
 	evtimer_del(h->idle_ev);
-	restore_bev(h);
+	restore_sock(h);
 	h->done_called = true;
 	h->done(h->done_arg, clean);
 }
 
-/* ---- bufferevent and timer callbacks ---- */
+/* ---- socket and timer callbacks ---- */
 
 static void read_input(struct gw_h2 *h)
 {
-	struct evbuffer *in = bufferevent_get_input(h->bev);
+	struct evbuffer *in = h->sock->in;
 	size_t budget = READ_BUDGET;
 	while (!h->dead && h->state != GW_H2_DONE && budget > 0) {
 		struct evbuffer_iovec v;
@@ -362,7 +365,7 @@ static void read_input(struct gw_h2 *h)
 			 * then end. */
 			if (h->state == GW_H2_OPEN || h->state == GW_H2_DRAINING)
 				go_away(h, NGHTTP2_PROTOCOL_ERROR);
-			bufferevent_disable(h->bev, EV_READ);
+			gw_sock_read(h->sock, false);
 			return;
 		}
 		evbuffer_drain(in, (size_t)rv);
@@ -372,7 +375,7 @@ static void read_input(struct gw_h2 *h)
 		gw_h2_kick(h); /* more after the other connections had a turn */
 }
 
-static void read_cb(struct bufferevent *bev, void *arg)
+static void read_cb(struct gw_sock *sock, void *arg)
 {
 	struct gw_h2 *h = arg;
 	enter(h);
@@ -380,22 +383,22 @@ static void read_cb(struct bufferevent *bev, void *arg)
 	leave(h);
 }
 
-static void write_cb(struct bufferevent *bev, void *arg)
+static void write_cb(struct gw_sock *sock, void *arg)
 {
 	struct gw_h2 *h = arg;
 	enter(h);
 	leave(h); /* run() flushes */
 }
 
-static void event_cb(struct bufferevent *bev, short what, void *arg)
+static void event_cb(struct gw_sock *sock, enum gw_sock_event what, void *arg)
 {
 	struct gw_h2 *h = arg;
-	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)))
+	if (what == GW_SOCK_CONNECTED)
 		return;
 	enter(h);
-	if (what & BEV_EVENT_EOF)
+	if (what == GW_SOCK_EOF)
 		read_input(h); /* the last bytes before the end */
-	bufferevent_disable(bev, EV_READ | EV_WRITE);
+	gw_sock_read(sock, false);
 	mark_dead(h);
 	leave(h);
 }
@@ -404,7 +407,7 @@ static void work_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct gw_h2 *h = arg;
 	enter(h);
-	if (h->bev && !h->dead)
+	if (h->sock && !h->dead)
 		read_input(h);
 	leave(h);
 }
@@ -481,7 +484,7 @@ out:
 struct gw_h2 *gw_h2_new(struct gw_worker *w, struct gw_cfgref *cfg, struct gw_transport *tr,
                         bool over_limit, gw_h2_done_cb done, void *arg)
 {
-	if (tr->bev == NULL)
+	if (!gw_sock_open(&tr->sock))
 		return NULL;
 	struct gw_h2 *h = calloc(1, sizeof(*h));
 	if (h == NULL)
@@ -506,11 +509,12 @@ struct gw_h2 *gw_h2_new(struct gw_worker *w, struct gw_cfgref *cfg, struct gw_tr
 		free(h);
 		return NULL;
 	}
-	h->bev = tr->bev;
-	bufferevent_getcb(h->bev, &h->old_read, &h->old_write, &h->old_event, &h->old_arg);
-	bufferevent_setcb(h->bev, read_cb, write_cb, event_cb, h);
-	bufferevent_setwatermark(h->bev, EV_WRITE, GW_H2_OUT_MAX / 2, 0);
-	bufferevent_enable(h->bev, EV_READ | EV_WRITE);
+	h->sock = &tr->sock;
+	h->old_cb = h->sock->cb;
+	struct gw_sock_cbs cb = {read_cb, write_cb, event_cb, h};
+	gw_sock_setcb(h->sock, &cb);
+	h->sock->out_low = GW_H2_OUT_MAX / 2;
+	gw_sock_read(h->sock, true);
 	gw_h2_kick(h);
 	return h;
 }
@@ -527,7 +531,6 @@ void gw_h2_drain(struct gw_h2 *h, enum gw_conn_drain stage)
 			gw_h2_stream_drain(st, stage);
 	}
 	if (stage == GW_CONN_DRAIN_ABORT) {
-		bufferevent_disable(h->bev, EV_READ | EV_WRITE);
 		mark_dead(h);
 	}
 	leave(h);
@@ -541,7 +544,7 @@ void gw_h2_free(struct gw_h2 *h)
 	h->depth++; /* nothing below may run() */
 	while (h->streams)
 		gw_h2_stream_free(h->streams);
-	restore_bev(h);
+	restore_sock(h);
 	if (h->ng)
 		nghttp2_session_del(h->ng);
 	event_free(h->work_ev);

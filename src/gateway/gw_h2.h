@@ -3,7 +3,7 @@
  *
  * gw_conn decides the protocol (ALPN h2, or the h2c preface on a
  * cleartext listener) and hands the connection over with gw_h2_new;
- * from then on gw_h2 drives the client bufferevent itself (it installs
+ * from then on gw_h2 drives the client socket (gw_sock) itself (it installs
  * its own callbacks and gives the stream back to gw_conn, callbacks
  * restored, when it is done).
  *
@@ -19,7 +19,7 @@
  * stream buffers is bounded by h2_max_concurrent_streams *
  * h2_stream_window.
  *
- * Output: frames go to the bufferevent's output while it holds less than
+ * Output: frames go to the socket's output while it holds less than
  * GW_H2_OUT_MAX; past that nghttp2 is told to wait, and sending resumes
  * from the write callback.  nghttp2's scheduler interleaves the streams.
  *
@@ -50,7 +50,6 @@
 #include <stdint.h>
 #include <time.h>
 
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <nghttp2/nghttp2.h>
 
@@ -58,7 +57,7 @@
 #include "gw_server.h"
 #include "gw_transport.h"
 
-/* Most bytes held in the client bufferevent's output before nghttp2 is
+/* Most bytes held in the client socket's output before nghttp2 is
  * told to wait; sending resumes below half of it. */
 #define GW_H2_OUT_MAX (256 * 1024)
 /* Rapid-reset guard (CVE-2023-44487): RST_STREAMs a peer may send in a
@@ -70,7 +69,7 @@
 
 struct gw_h2_stream;
 
-/* The connection is over: gw_h2 gave the bufferevent its old callbacks
+/* The connection is over: gw_h2 gave the socket its old callbacks
  * back; the owner ends the stream (clean: flush and close, else abort)
  * and frees the gw_h2 with gw_h2_free.  Called once, from the loop. */
 typedef void (*gw_h2_done_cb)(void *arg, bool clean);
@@ -87,8 +86,8 @@ enum gw_h2_state {
 struct gw_h2 {
 	struct gw_worker *w;          /* owning worker (loop, resolver, draining) */
 	struct gw_cfgref *cfg;        /* the connection's config (owner's reference) */
-	struct gw_transport *tr;      /* the client stream; its bev is driven here */
-	struct bufferevent *bev;      /* tr->bev */
+	struct gw_transport *tr;      /* the client stream; its socket is driven here */
+	struct gw_sock *sock;         /* &tr->sock, NULL once given back */
 	nghttp2_session *ng;          /* the nghttp2 server session */
 	enum gw_h2_state state;       /* see the enum */
 	bool over_limit;              /* past max_connections: every stream gets 503 */
@@ -96,10 +95,7 @@ struct gw_h2 {
 	bool done_called;             /* done ran */
 	gw_h2_done_cb done;           /* owner's callback */
 	void *done_arg;               /* its argument */
-	bufferevent_data_cb old_read; /* the transport's callbacks, restored at the end */
-	bufferevent_data_cb old_write;
-	bufferevent_event_cb old_event;
-	void *old_arg;
+	struct gw_sock_cbs old_cb;    /* the transport's callbacks, restored at the end */
 	struct event *work_ev;        /* deferred flush, pending streams, reaping */
 	struct event *idle_ev;        /* keepalive_timeout with no stream open */
 	struct gw_h2_stream *streams; /* every stream object alive */
@@ -121,7 +117,7 @@ struct gw_h2 *gw_h2_new(struct gw_worker *w, struct gw_cfgref *cfg, struct gw_tr
 void gw_h2_drain(struct gw_h2 *h, enum gw_conn_drain stage);
 
 /* Free everything: streams still alive are aborted (their sessions
- * freed, backends closed) without callbacks.  The bufferevent gets its
+ * freed, backends closed) without callbacks.  The socket gets its
  * old callbacks back; the owner ends it.  NULL is a no-op. */
 void gw_h2_free(struct gw_h2 *h);
 

@@ -538,12 +538,28 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* Sockets continue a long read from the loop (gw_sock): bound the
+ * callbacks run before the loop looks for new events and timers again,
+ * so that busy connections cannot delay the others or an accept. */
+#define WORKER_MAX_CALLBACKS 64
+
+static struct event_base *new_worker_base(void)
+{
+	struct event_config *cfg = event_config_new();
+	if (cfg == NULL)
+		return NULL;
+	event_config_set_max_dispatch_interval(cfg, NULL, WORKER_MAX_CALLBACKS, 0);
+	struct event_base *base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	return base;
+}
+
 static int worker_init(struct gw_server *srv, struct gw_worker *w, int index)
 {
 	w->srv = srv;
 	w->index = index;
 	pthread_mutex_init(&w->cmd_lock, NULL);
-	w->base = event_base_new();
+	w->base = new_worker_base();
 	if (w->base == NULL)
 		return -1;
 	w->dns = evdns_base_new(w->base, EVDNS_BASE_INITIALIZE_NAMESERVERS |

@@ -13,8 +13,6 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent_ssl.h>
-#include <openssl/err.h>
 
 #include "gw_tls.h"
 #include "ws_error.h"
@@ -57,16 +55,9 @@ static void format_peer(char *out, size_t n, const struct sockaddr *sa, socklen_
 /* Close the stream at once; rst asks TCP for a reset instead of a FIN. */
 static void close_now(struct gw_transport *t, bool rst)
 {
-	if (t->bev == NULL)
+	if (!gw_sock_open(&t->sock))
 		return;
-	if (rst) {
-		struct linger lg = {.l_onoff = 1, .l_linger = 0};
-		setsockopt(t->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	}
-	/* BEV_OPT_CLOSE_ON_FREE closes the fd and frees the SSL. */
-	bufferevent_free(t->bev);
-	t->bev = NULL;
-	t->ssl = NULL;
+	gw_sock_close(&t->sock, rst);
 	t->state = GW_TRANSPORT_CLOSED;
 	evtimer_del(t->timer);
 	if (t->watch)
@@ -85,15 +76,9 @@ static void gone(struct gw_transport *t, bool rst)
  * wait for the peer's end so that our last bytes are not lost to a reset. */
 static void shut_write(struct gw_transport *t)
 {
-	if (t->ssl) {
-		/* One non-blocking attempt: the record is tiny and the socket's
-		 * send buffer is empty now; a failure only costs the alert. */
-		SSL_shutdown(t->ssl);
-		ERR_clear_error();
-	}
-	shutdown(t->fd, SHUT_WR);
+	gw_sock_shutdown_write(&t->sock);
 	t->state = GW_TRANSPORT_LINGER;
-	bufferevent_enable(t->bev, EV_READ);
+	gw_sock_read(&t->sock, true);
 }
 
 static void deliver_eof(struct gw_transport *t, bool clean)
@@ -126,10 +111,10 @@ static void watch_stop(struct gw_transport *t)
 static void watch_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct gw_transport *t = arg;
-	if (t->bev == NULL || t->state != GW_TRANSPORT_OPEN || t->session == NULL ||
+	if (!gw_sock_open(&t->sock) || t->state != GW_TRANSPORT_OPEN || t->session == NULL ||
 	    !ws_session_paused(t->session))
 		return;
-	struct pollfd p = {.fd = t->fd, .events = POLLRDHUP};
+	struct pollfd p = {.fd = t->sock.fd, .events = POLLRDHUP};
 	if (poll(&p, 1, 0) < 0)
 		p.revents = 0;
 	if (p.revents & (POLLERR | POLLHUP | POLLNVAL)) {
@@ -149,7 +134,7 @@ static void watch_cb(evutil_socket_t fd, short what, void *arg)
 		 * with our bytes unread has sent its reset by itself. */
 		t->probe_at = now + GW_TRANSPORT_PAUSE_PROBE_MS;
 		ws_session_ping(t->session, NULL, 0);
-		if (t->bev == NULL || t->state != GW_TRANSPORT_OPEN || t->session == NULL)
+		if (!gw_sock_open(&t->sock) || t->state != GW_TRANSPORT_OPEN || t->session == NULL)
 			return; /* the send failed and ended the session */
 	}
 	arm_ms(t->watch, GW_TRANSPORT_PAUSE_CHECK_MS);
@@ -157,9 +142,9 @@ static void watch_cb(evutil_socket_t fd, short what, void *arg)
 
 void gw_transport_feed(struct gw_transport *t)
 {
-	if (t->bev == NULL)
+	if (!gw_sock_open(&t->sock))
 		return;
-	struct evbuffer *in = bufferevent_get_input(t->bev);
+	struct evbuffer *in = t->sock.in;
 	while (t->session && t->state == GW_TRANSPORT_OPEN) {
 		size_t n = evbuffer_get_length(in);
 		if (n == 0) {
@@ -172,7 +157,7 @@ void gw_transport_feed(struct gw_transport *t)
 			return;
 		/* The session unmasks in place; the evbuffer chain is ours. */
 		ssize_t r = ws_session_feed(t->session, v.iov_base, v.iov_len);
-		if (t->bev == NULL)
+		if (!gw_sock_open(&t->sock))
 			return; /* aborted from inside the session */
 		if (r < 0)
 			break; /* protocol error: the session is closing */
@@ -181,16 +166,15 @@ void gw_transport_feed(struct gw_transport *t)
 			return; /* paused: want_read(true) brings us back */
 	}
 	/* Closing: what is left is not for anyone. */
-	if (t->bev && t->state != GW_TRANSPORT_OPEN)
+	if (gw_sock_open(&t->sock) && t->state != GW_TRANSPORT_OPEN)
 		evbuffer_drain(in, evbuffer_get_length(in));
 }
 
-static void read_cb(struct bufferevent *bev, void *arg)
+static void read_cb(struct gw_sock *sock, void *arg)
 {
 	struct gw_transport *t = arg;
 	if (t->state != GW_TRANSPORT_OPEN) {
-		evbuffer_drain(bufferevent_get_input(bev),
-		               evbuffer_get_length(bufferevent_get_input(bev)));
+		evbuffer_drain(sock->in, evbuffer_get_length(sock->in));
 		return;
 	}
 	if (t->session)
@@ -199,17 +183,17 @@ static void read_cb(struct bufferevent *bev, void *arg)
 		t->owner->on_read(t->arg);
 }
 
-static void write_cb(struct bufferevent *bev, void *arg)
+static void write_cb(struct gw_sock *sock, void *arg)
 {
 	struct gw_transport *t = arg;
 	if (t->state == GW_TRANSPORT_FLUSHING) {
-		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		if (evbuffer_get_length(sock->out) == 0)
 			shut_write(t);
 		return;
 	}
 	if (t->state == GW_TRANSPORT_OPEN && t->blocked && t->session) {
 		t->blocked = false;
-		if (ws_session_on_writable(t->session) < 0 && t->bev)
+		if (ws_session_on_writable(t->session) < 0 && gw_sock_open(&t->sock))
 			gw_transport_abort(t);
 		return;
 	}
@@ -217,27 +201,23 @@ static void write_cb(struct bufferevent *bev, void *arg)
 		t->owner->on_drain(t->arg);
 }
 
-static void event_cb(struct bufferevent *bev, short what, void *arg)
+static void event_cb(struct gw_sock *sock, enum gw_sock_event what, void *arg)
 {
 	struct gw_transport *t = arg;
-	if (what & BEV_EVENT_CONNECTED) {
-		/* TLS handshake done; input (if any) comes through read_cb. */
+	if (what == GW_SOCK_CONNECTED)
 		return;
-	}
-	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)))
-		return;
-	bool clean = (what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR);
+	bool clean = what == GW_SOCK_EOF;
 	switch (t->state) {
 	case GW_TRANSPORT_OPEN:
 		if (t->session) {
-			if (clean && evbuffer_get_length(bufferevent_get_input(bev)) > 0 &&
+			if (clean && evbuffer_get_length(sock->in) > 0 &&
 			    ws_session_paused(t->session)) {
 				/* Deliver the end after the input already read (a
 				 * reset ends the session now: nothing can be
 				 * answered, and a stuck app would hold it forever). */
 				t->eof_pending = true;
 				t->eof_clean = clean;
-				bufferevent_disable(bev, EV_READ);
+				gw_sock_read(sock, false);
 				return;
 			}
 			gw_transport_feed(t);
@@ -246,13 +226,13 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 				/* A peer that sent its close and then shut its
 				 * sending side still reads our close (the app may
 				 * defer the echo); the close timeout bounds it. */
-				bufferevent_disable(bev, EV_READ);
+				gw_sock_read(sock, false);
 				return;
 			}
 			if (t->session && t->state == GW_TRANSPORT_OPEN)
 				deliver_eof(t, clean);
 		} else {
-			bufferevent_disable(bev, EV_READ);
+			gw_sock_read(sock, false);
 			t->owner->on_eof(t->arg, clean);
 		}
 		return;
@@ -261,7 +241,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 			/* Only the peer's sending side is shut: it still
 			 * reads, so the flush goes on (the linger timer
 			 * bounds it) instead of dropping our last bytes. */
-			bufferevent_disable(bev, EV_READ);
+			gw_sock_read(sock, false);
 			return;
 		}
 		gone(t, true);
@@ -301,7 +281,6 @@ int gw_transport_init(struct gw_transport *t, struct event_base *base, evutil_so
 {
 	memset(t, 0, sizeof(*t));
 	t->base = base;
-	t->fd = fd;
 	t->owner = owner;
 	t->arg = arg;
 	format_peer(t->peer, sizeof(t->peer), sa, salen);
@@ -315,25 +294,23 @@ int gw_transport_init(struct gw_transport *t, struct event_base *base, evutil_so
 	t->watch = evtimer_new(base, watch_cb, t);
 	if (t->timer == NULL || t->watch == NULL)
 		goto fail;
-	if (ssl) {
-		t->bev = bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-		                                        BEV_OPT_CLOSE_ON_FREE);
-		if (t->bev)
-			/* Browsers and many clients drop TCP without close_notify;
-			 * that is an ordinary end of stream, not an attack on
-			 * framing (WebSocket frames carry their own lengths). */
-			bufferevent_openssl_set_allow_dirty_shutdown(t->bev, 1);
-	} else {
-		t->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
-	}
-	if (t->bev == NULL)
+	/* Browsers and many clients drop TCP without close_notify; gw_sock
+	 * takes that as an ordinary end of stream, not an attack on framing
+	 * (WebSocket frames carry their own lengths). */
+	if (ssl)
+		SSL_set_accept_state(ssl);
+	t->tls = ssl != NULL;
+	if (gw_sock_init(&t->sock, base, fd, ssl) != 0) {
+		ssl = NULL; /* closed by gw_sock_init */
+		fd = -1;
 		goto fail;
-	t->ssl = ssl;
-	bufferevent_set_max_single_read(t->bev, GW_TRANSPORT_READ_MAX);
-	bufferevent_set_max_single_write(t->bev, GW_TRANSPORT_READ_MAX);
-	bufferevent_setcb(t->bev, read_cb, write_cb, event_cb, t);
-	bufferevent_setwatermark(t->bev, EV_WRITE, GW_TRANSPORT_OUT_MAX / 2, 0);
-	bufferevent_enable(t->bev, EV_READ | EV_WRITE);
+	}
+	static const struct gw_sock_cbs cbs = {read_cb, write_cb, event_cb, NULL};
+	struct gw_sock_cbs cb = cbs;
+	cb.arg = t;
+	gw_sock_setcb(&t->sock, &cb);
+	t->sock.out_low = GW_TRANSPORT_OUT_MAX / 2;
+	gw_sock_read(&t->sock, true);
 	t->state = GW_TRANSPORT_OPEN;
 	return 0;
 fail:
@@ -345,7 +322,8 @@ fail:
 	t->watch = NULL;
 	if (ssl)
 		SSL_free(ssl);
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	t->state = GW_TRANSPORT_CLOSED;
 	return -1;
 }
@@ -363,19 +341,24 @@ void gw_transport_cleanup(struct gw_transport *t)
 
 struct evbuffer *gw_transport_input(struct gw_transport *t)
 {
-	return t->bev ? bufferevent_get_input(t->bev) : NULL;
+	return gw_sock_open(&t->sock) ? t->sock.in : NULL;
+}
+
+struct evbuffer *gw_transport_output(struct gw_transport *t)
+{
+	return gw_sock_open(&t->sock) ? t->sock.out : NULL;
 }
 
 int gw_transport_write(struct gw_transport *t, const void *data, size_t len)
 {
-	if (t->bev == NULL || t->state != GW_TRANSPORT_OPEN)
+	if (!gw_sock_open(&t->sock) || t->state != GW_TRANSPORT_OPEN)
 		return -1;
-	return bufferevent_write(t->bev, data, len) == 0 ? 0 : -1;
+	return gw_sock_write(&t->sock, data, len);
 }
 
 size_t gw_transport_output_len(struct gw_transport *t)
 {
-	return t->bev ? evbuffer_get_length(bufferevent_get_output(t->bev)) : 0;
+	return gw_sock_open(&t->sock) ? evbuffer_get_length(t->sock.out) : 0;
 }
 
 void gw_transport_set_deadline(struct gw_transport *t, uint64_t ms)
@@ -388,12 +371,7 @@ void gw_transport_set_deadline(struct gw_transport *t, uint64_t ms)
 
 void gw_transport_read(struct gw_transport *t, bool on)
 {
-	if (t->bev == NULL)
-		return;
-	if (on)
-		bufferevent_enable(t->bev, EV_READ);
-	else
-		bufferevent_disable(t->bev, EV_READ);
+	gw_sock_read(&t->sock, on);
 }
 
 void gw_transport_attach(struct gw_transport *t, struct ws_session *s)
@@ -409,15 +387,15 @@ void gw_transport_detach(struct gw_transport *t)
 
 void gw_transport_finish(struct gw_transport *t)
 {
-	if (t->bev == NULL || t->state != GW_TRANSPORT_OPEN)
+	if (!gw_sock_open(&t->sock) || t->state != GW_TRANSPORT_OPEN)
 		return;
 	t->state = GW_TRANSPORT_FLUSHING;
-	bufferevent_setwatermark(t->bev, EV_WRITE, 0, 0);
+	t->sock.out_low = 0;
 	arm_ms(t->timer, GW_TRANSPORT_LINGER_MS);
 	/* Keep reading (and discarding) so that a peer still sending cannot
 	 * make the kernel answer our close with a reset. */
-	bufferevent_enable(t->bev, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(t->bev)) == 0)
+	gw_sock_read(&t->sock, true);
+	if (evbuffer_get_length(t->sock.out) == 0)
 		shut_write(t);
 }
 
@@ -428,12 +406,12 @@ void gw_transport_abort(struct gw_transport *t)
 
 bool gw_transport_closed(const struct gw_transport *t)
 {
-	return t->bev == NULL;
+	return !gw_sock_open(&t->sock);
 }
 
 bool gw_transport_alpn_h2(const struct gw_transport *t)
 {
-	return t->ssl != NULL && gw_tls_selected_h2(t->ssl);
+	return t->sock.ssl != NULL && gw_tls_selected_h2(t->sock.ssl);
 }
 
 /* ---- ws_transport_ops ---- */
@@ -441,21 +419,29 @@ bool gw_transport_alpn_h2(const struct gw_transport *t)
 static ssize_t tr_send(void *handle, const struct iovec *iov, int iovcnt)
 {
 	struct gw_transport *t = handle;
-	if (t->bev == NULL || t->state != GW_TRANSPORT_OPEN)
+	if (!gw_sock_open(&t->sock) || t->state != GW_TRANSPORT_OPEN)
 		return WS_ERR_TRANSPORT;
-	struct evbuffer *out = bufferevent_get_output(t->bev);
-	size_t have = evbuffer_get_length(out);
+	size_t have = evbuffer_get_length(t->sock.out);
 	size_t room = have < GW_TRANSPORT_OUT_MAX ? GW_TRANSPORT_OUT_MAX - have : 0;
 	size_t taken = 0, total = 0;
+	struct iovec part[16];
+	int n = 0;
 	for (int i = 0; i < iovcnt; i++)
 		total += iov[i].iov_len;
+	/* The session gathers a frame header and its payload (a handful of
+	 * pieces); take what fits, in pieces of at most 16 per write. */
 	for (int i = 0; i < iovcnt && taken < room; i++) {
-		size_t n = iov[i].iov_len;
-		if (n > room - taken)
-			n = room - taken;
-		if (n > 0 && evbuffer_add(out, iov[i].iov_base, n) != 0)
-			return taken > 0 ? (ssize_t)taken : WS_ERR_NOMEM;
-		taken += n;
+		size_t len = iov[i].iov_len;
+		if (len > room - taken)
+			len = room - taken;
+		part[n].iov_base = iov[i].iov_base;
+		part[n].iov_len = len;
+		taken += len;
+		if (++n == 16 || i == iovcnt - 1 || taken == room) {
+			if (gw_sock_writev(&t->sock, part, n) < 0)
+				return WS_ERR_TRANSPORT;
+			n = 0;
+		}
 	}
 	if (taken < total)
 		t->blocked = true;
@@ -465,23 +451,22 @@ static ssize_t tr_send(void *handle, const struct iovec *iov, int iovcnt)
 static void tr_want_read(void *handle, bool on)
 {
 	struct gw_transport *t = handle;
-	if (t->bev == NULL || t->state != GW_TRANSPORT_OPEN)
+	if (!gw_sock_open(&t->sock) || t->state != GW_TRANSPORT_OPEN)
 		return;
 	if (!on) {
-		bufferevent_disable(t->bev, EV_READ);
+		gw_sock_read(&t->sock, false);
 		if (t->session && ws_session_paused(t->session))
 			watch_start(t);
 		return;
 	}
 	watch_stop(t);
 	if (!t->eof_pending)
-		bufferevent_enable(t->bev, EV_READ);
+		gw_sock_read(&t->sock, true);
 	/* Input read while paused would otherwise wait for new bytes that
 	 * may never come: run the read callback from the loop, not from
 	 * inside the session call that resumed us. */
-	if (evbuffer_get_length(bufferevent_get_input(t->bev)) > 0 || t->eof_pending)
-		bufferevent_trigger(t->bev, EV_READ,
-		                    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+	if (evbuffer_get_length(t->sock.in) > 0 || t->eof_pending)
+		gw_sock_trigger_read(&t->sock);
 }
 
 static void tr_close(void *handle, bool clean)

@@ -1,5 +1,5 @@
-/* gw_transport: one client stream (TCP or TLS over a libevent
- * bufferevent) and the ws_transport_ops a session drives it with.
+/* gw_transport: one client stream (TCP or TLS over a gw_sock) and the
+ * ws_transport_ops a session drives it with.
  *
  * Before a session is attached, the owner (gw_conn) reads the request
  * head from gw_transport_input and writes responses with
@@ -7,8 +7,8 @@
  * gw_transport_owner callbacks.  After gw_transport_attach the session
  * is fed from the input and writes through gw_transport_ops.
  *
- * Output is bounded: send takes bytes only while the bufferevent's
- * output holds less than GW_TRANSPORT_OUT_MAX, and reports would-block
+ * Output is bounded: send takes bytes only while the socket's output
+ * holds less than GW_TRANSPORT_OUT_MAX, and reports would-block
  * otherwise; the session is told through ws_session_on_writable when the
  * output drained below half.  Input is pulled: EV_READ is on only while
  * the session wants input.
@@ -39,16 +39,14 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
+#include "gw_sock.h"
 #include "ws_session.h"
 
-/* Most bytes held in the bufferevent's output before send would block. */
+/* Most bytes held in the socket's output before send would block. */
 #define GW_TRANSPORT_OUT_MAX (128 * 1024)
-/* Largest single read from the socket. */
-#define GW_TRANSPORT_READ_MAX (64 * 1024)
 /* Bound on flushing plus waiting for the peer's close after finish. */
 #define GW_TRANSPORT_LINGER_MS 3000
 /* While input is paused: how often the socket is polled for the peer's end. */
@@ -62,7 +60,7 @@ enum gw_transport_state {
 	GW_TRANSPORT_OPEN,     /* reading and writing */
 	GW_TRANSPORT_FLUSHING, /* finish: waiting for the output to drain */
 	GW_TRANSPORT_LINGER,   /* write side shut; discarding input until EOF */
-	GW_TRANSPORT_CLOSED,   /* bufferevent freed */
+	GW_TRANSPORT_CLOSED,   /* socket closed */
 };
 
 /* What the owner hears, before a session is attached (and on_gone always). */
@@ -76,9 +74,8 @@ struct gw_transport_owner {
 
 struct gw_transport {
 	struct event_base *base;                /* the worker's loop */
-	struct bufferevent *bev;                /* NULL once closed */
-	evutil_socket_t fd;                     /* the socket (owned by bev) */
-	SSL *ssl;                               /* TLS state, NULL for cleartext */
+	struct gw_sock sock;                    /* the socket, its buffers and TLS state */
+	bool tls;                               /* a TLS listener's stream */
 	struct event *timer;                    /* session timer, deadline, linger */
 	struct event *watch;                    /* paused input: peer-close poll timer */
 	uint64_t probe_at;                      /* paused input: next probe ping (ms) */
@@ -103,8 +100,12 @@ int gw_transport_init(struct gw_transport *t, struct event_base *base, evutil_so
 /* Release what is left (timer; the stream is aborted if still open). */
 void gw_transport_cleanup(struct gw_transport *t);
 
-/* The buffered input (before attach). */
+/* The buffered input (before attach), NULL once closed. */
 struct evbuffer *gw_transport_input(struct gw_transport *t);
+
+/* The output (for static file pieces), NULL once closed; call
+ * gw_sock_flush(&t->sock) after adding to it. */
+struct evbuffer *gw_transport_output(struct gw_transport *t);
 
 /* Queue bytes for output, unbounded: only for small HTTP responses and
  * for static files read in bounded chunks.  Returns 0 or -1. */
@@ -137,7 +138,7 @@ void gw_transport_finish(struct gw_transport *t);
 /* Abort now; nothing is called back. */
 void gw_transport_abort(struct gw_transport *t);
 
-/* True once the bufferevent is gone (abort, or finish completed). */
+/* True once the socket is closed (abort, or finish completed). */
 bool gw_transport_closed(const struct gw_transport *t);
 
 /* True when the TLS handshake chose ALPN h2 (false for cleartext). */

@@ -532,7 +532,7 @@ START_TEST(test_connect_ok)
 	struct gw_backend *b = connect_backend();
 	snprintf(want, sizeof(want), "127.0.0.1:%s", listen_port);
 	ck_assert_str_eq(gw_backend_address(b), want);
-	ck_assert_ptr_nonnull(gw_backend_bufferevent(b));
+	ck_assert_ptr_nonnull(gw_backend_sock(b));
 	ck_assert_int_ge(gw_backend_fd(b), 0);
 	ck_assert_int_eq(ready_calls, 1);
 	gw_backend_free(b);
@@ -554,7 +554,7 @@ START_TEST(test_connect_refused)
 	ck_assert(run_until(ready_pred, 3000));
 	ck_assert_int_eq(ready_status, GW_BACKEND_BAD_GATEWAY);
 	ck_assert(!ready_inside_connect);
-	ck_assert_ptr_null(gw_backend_bufferevent(b));
+	ck_assert_ptr_null(gw_backend_sock(b));
 	ck_assert_int_eq(gw_backend_error(b), ECONNREFUSED);
 	run_for(20);
 	ck_assert_int_eq(ready_calls, 1);
