@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
@@ -676,6 +677,32 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(srv->base, NULL);
 }
 
+/* Descriptors besides the sessions' (listeners, logs, DNS, wakeups). */
+#define FD_RESERVE 64
+
+/* Raise the soft descriptor limit to the hard one, as a busy gateway
+ * needs, and say so when max_connections cannot fit under it: a bridged
+ * HTTP/1.1 session holds two descriptors (client and backend). */
+static void raise_fd_limit(const struct gw_config *cfg)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	uint64_t need = 2 * cfg->max_connections + FD_RESERVE;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+		gw_log_warn(
+		    "max_connections = %llu needs about %llu file descriptors (two per bridged "
+		    "session) but the limit is %llu: accepts fail past it; raise "
+		    "LimitNOFILE (systemd) or ulimit -n",
+		    (unsigned long long)cfg->max_connections, (unsigned long long)need,
+		    (unsigned long long)rl.rlim_cur);
+}
+
 static int drop_privileges(const char *user)
 {
 	if (user == NULL || geteuid() != 0)
@@ -765,6 +792,7 @@ int gw_server_run(const char *config_path, struct gw_config *cfg)
 		gw_log_error("%s", err);
 		goto out;
 	}
+	raise_fd_limit(cfg);
 	if (drop_privileges(cfg->user) != 0)
 		goto out;
 

@@ -7,6 +7,7 @@ every wait is bounded in time.
 """
 import atexit
 import os
+import resource
 import signal
 import signal as signal_mod  # the Daemon.signal method shadows the module name in the class body
 import socket
@@ -99,7 +100,7 @@ class Daemon:
     extra keyword given; ports are picked free.  Use as a context manager.
     """
 
-    def __init__(self, conf, tls=False, wait=True, **extra):
+    def __init__(self, conf, tls=False, wait=True, nofile=None, **extra):
         self.dir = tempfile.mkdtemp(prefix="wsgate-it-")
         _tmpdirs.append(self.dir)
         self.port = free_port()
@@ -112,6 +113,7 @@ class Daemon:
         self.log_path = os.path.join(self.dir, "stderr.log")
         self.proc = None
         self.wait = wait
+        self.nofile = nofile  # (soft, hard) RLIMIT_NOFILE for the daemon, or None
 
     def write_conf(self, conf):
         with open(self.conf_path, "w") as f:
@@ -137,7 +139,11 @@ class Daemon:
         # caller's own ASAN_OPTIONS still apply.
         env["ASAN_OPTIONS"] = "detect_leaks=1:exitcode=86:" + env.get("ASAN_OPTIONS", "")
         env["UBSAN_OPTIONS"] = "print_stacktrace=1:" + env.get("UBSAN_OPTIONS", "")
-        self.proc = subprocess.Popen(cmd, stdout=self.logf, env=env,
+        limit = None
+        if self.nofile is not None:
+            def limit():
+                resource.setrlimit(resource.RLIMIT_NOFILE, self.nofile)
+        self.proc = subprocess.Popen(cmd, stdout=self.logf, env=env, preexec_fn=limit,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         self.checked = False
         if self.wait:
