@@ -133,7 +133,8 @@ class Peer:
     def scenarios(self, proto):
         """The runs that apply to this peer over proto."""
         if proto == "h1":
-            return {"t64", "t64k", "lat", "conn", "idle", "idle-deflate"}
+            # streams over HTTP/1.1: 128 connections at the streams run's depth
+            return {"t64", "t64k", "lat", "streams", "conn", "idle", "idle-deflate"}
         return {"t64", "t64k", "lat", "streams", "bulk", "conn", "idle", "idle-deflate"}
 
     def url(self, proto):
@@ -231,6 +232,9 @@ class Websockify(Peer):
     def start(self, variant=None):
         self.port = free_port()
         return _start_websockify(self.env, self.port)
+
+    def scenarios(self, proto):
+        return super().scenarios(proto) - {"streams"}  # 128 forked processes
 
     def version(self):
         return _websockify_version()

@@ -17,6 +17,8 @@ Environment:
                   websockify,haproxy-ws,nghttpx-ws,relay
   BENCH_SCEN      comma list of scenarios (all): t64,t64k,lat,idle,conn,
                   streams,bulk,scale,profile
+  BENCH_LAT_REPEAT runs of the fixed-rate latency scenario per peer and
+                  protocol; the one with the median p99 is reported (3)
   BENCH_IDLE      idle sessions (10000, capped by the fd limit)
   BENCH_PIN       1 (default): gateway on CPU 1, generator and backends
                   on CPU 0; 0: no pinning
@@ -59,7 +61,9 @@ GEN = os.path.join(BUILD, "wsgate-bench")
 WSGATE = os.path.join(BUILD, "wsgate")
 ECHO = os.path.join(BUILD, "bench", "tcp_echo")
 
-# Fixed-rate latency: total messages per second, 64 B.
+# Fixed-rate latency: total messages per second, 64 B; each peer runs it
+# LAT_REPEAT times and the run with the median p99 is reported.
+LAT_REPEAT = int(os.environ.get("BENCH_LAT_REPEAT", "3"))
 LAT_RATE = 5000
 report.SCEN_TITLE["lat"] = f"{LAT_RATE} msg/s fixed rate, 64 B"
 # System calls counted one by one in the syscall runs (the rest are
@@ -119,7 +123,9 @@ def gen_args(peer, proto, scen, idle_n):
         return base + shape + ["--connect-rate", "-d", f"{max(DUR - 1, 3):g}", "-q"]
     if scen == "streams":
         if not h2:
-            return None
+            # The same 128 sessions at the same depth as HTTP/1.1
+            # connections: what the streams figure is to be read against.
+            return base + ["-c", "128", "-s", "64", "--inflight", "4", "-d", f"{DUR:g}", "-q"]
         # At least 100 streams on one connection; a peer that allows
         # fewer gets as many connections as it takes to carry 128.
         shape = ["-c", "1", "-m", "128"] if lim >= 128 else ["-c", str(128 // lim), "-m", str(lim)]
@@ -293,6 +299,28 @@ class Bench:
         print(f"[{self.elapsed():5.0f}s] {tag}: {report.brief(res)}", flush=True)
         return res
 
+    def run_median(self, peer, proto, scen, n):
+        """Run n times and keep the run with the median p99: on a shared
+        machine the fixed-rate tail swings by several times between
+        identical runs, so one sample cannot decide a latency target."""
+        runs = []
+        for _ in range(n):
+            r = self.run_one(peer, proto, scen)
+            if r is None:
+                return None
+            runs.append(r)
+        for r in runs:
+            self.results.remove(r)
+        p99 = lambda r: r.get("json", {}).get("rtt_us", {}).get("p99")  # noqa: E731
+        ok = sorted((r for r in runs if p99(r) is not None and "error" not in r), key=p99)
+        keep = ok[len(ok) // 2] if ok else runs[-1]
+        if ok:
+            figures = ", ".join(f"{p99(r)}" for r in runs if p99(r) is not None)
+            note = f"median p99 of {len(runs)} runs (p99 µs: {figures})"
+            keep["note"] = f"{keep['note']}; {note}" if keep.get("note") else note
+        self.results.append(keep)
+        return keep
+
     def _idle_watch(self, g, sids, errf, timeout):
         """Read the generator's stderr until every session is open, then
         sample the gateway's memory while they are held.  When some
@@ -375,7 +403,10 @@ class Bench:
         for p in self.peer_objs:
             for proto in p.protos:
                 for s in main_scen:
-                    self.run_one(p, proto, s)
+                    if s == "lat":
+                        self.run_median(p, proto, s, LAT_REPEAT)
+                    else:
+                        self.run_one(p, proto, s)
                 if p.name == "wsgate" and "idle" in SCEN:
                     self.run_one(p, proto, "idle-deflate", variant={"deflate": True})
         ws = [p for p in self.peer_objs if p.name == "wsgate"]
