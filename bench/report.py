@@ -297,8 +297,10 @@ def machine():
 
 
 def versions(peer_objs, meta):
-    v = [f"- wsgate-bench and wsgate: built from `{_sh('git -C ' + shlex.quote(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) + ' rev-parse --short HEAD')}` "
-         f"(work tree, uncommitted changes included) in `{meta['build']}`, `cc -O2 -g`"]
+    commit = meta.get("commit") or "unknown"
+    tree = "with uncommitted changes" if meta.get("dirty", True) else "clean work tree"
+    v = [f"- wsgate-bench and wsgate: built from `{commit}` ({tree}) in `{meta['build']}`, "
+         f"`cc -O2 -g`"]
     for p in peer_objs:
         v.append(f"- {p.label}: {p.version()}")
     v.append(f"- libraries: libevent {_sh('pkg-config --modversion libevent')}, "
@@ -375,7 +377,7 @@ def configs(workdir):
 
 
 def render(results, peer_objs, meta, commands, profiles):
-    now = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    now = meta.get("when") or time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     tg = targets(results, meta)
     tg_md = "\n".join(f"| {t} | {v} | {d} |" for t, v, d in tg)
     prof_md = ""

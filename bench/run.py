@@ -458,6 +458,12 @@ def main():
             sys.exit(f"bench: {path} is missing; run `make all` and scripts/bench.sh")
     b = Bench()
     load0 = os.getloadavg()
+    # What was measured: the commit (and whether the tree had changes),
+    # kept so that --rerender does not restamp the figures.
+    head = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                          capture_output=True, text=True).stdout.strip() or "unknown"
+    dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True).stdout.strip() != ""
     print(f"bench: work dir {b.workdir}; fd limit {b.nofile}, "
           f"idle sessions {b.idle_n}; pinning {'on' if PIN else 'off'}", flush=True)
     try:
@@ -472,6 +478,8 @@ def main():
         "lat_rate": LAT_RATE, "elapsed": b.elapsed(), "missing": missing,
         "gen_has_subprotocol": b.gen_has_subprotocol, "build": BUILD, "echo": ECHO,
         "load": (load0, os.getloadavg()), "nice": peers.NICE, "workdir": b.workdir,
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "commit": head,
+        "dirty": dirty,
     }
     text = report.render(b.results, b.peer_objs, meta, b.commands, profiles)
     print()
