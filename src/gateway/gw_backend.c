@@ -361,13 +361,6 @@ struct gw_sock *gw_backend_sock(struct gw_backend *b)
 	return b->state == BACKEND_CONNECTED && gw_sock_open(&b->sock) ? &b->sock : NULL;
 }
 
-evutil_socket_t gw_backend_fd(const struct gw_backend *b)
-{
-	if (b->state != BACKEND_CONNECTED || !gw_sock_open(&b->sock))
-		return -1;
-	return b->sock.fd;
-}
-
 int gw_backend_error(const struct gw_backend *b)
 {
 	return b->last_error;

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -79,12 +78,9 @@ static void finish(struct gw_bridge *br)
 	if (br->linger_ev != NULL)
 		event_free(br->linger_ev);
 	br->linger_ev = NULL;
-	if (br->abort_backend) {
-		evutil_socket_t fd = gw_backend_fd(br->backend);
-		struct linger lg = {.l_onoff = 1, .l_linger = 0};
-		if (fd >= 0)
-			setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	}
+	if (br->abort_backend && br->sock != NULL)
+		gw_sock_close(br->sock,
+		              true); /* a reset; gw_backend_free then has nothing to close */
 	gw_backend_free(br->backend);
 	br->backend = NULL;
 	br->sock = NULL;

@@ -398,8 +398,7 @@ static void event_cb(struct gw_sock *sock, enum gw_sock_event what, void *arg)
 	enter(h);
 	if (what == GW_SOCK_EOF)
 		read_input(h); /* the last bytes before the end */
-	gw_sock_read(sock, false);
-	mark_dead(h);
+	mark_dead(h);          /* reading stops there */
 	leave(h);
 }
 

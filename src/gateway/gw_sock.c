@@ -24,7 +24,7 @@ static void schedule(struct gw_sock *s)
 		event_active(s->ev, EV_TIMEOUT, 1);
 }
 
-static int setup(struct gw_sock *s, struct event_base *base, evutil_socket_t fd, SSL *ssl)
+int gw_sock_init(struct gw_sock *s, struct event_base *base, evutil_socket_t fd, SSL *ssl)
 {
 	memset(s, 0, sizeof(*s));
 	s->fd = fd;
@@ -54,14 +54,9 @@ static int setup(struct gw_sock *s, struct event_base *base, evutil_socket_t fd,
 	return 0;
 }
 
-int gw_sock_init(struct gw_sock *s, struct event_base *base, evutil_socket_t fd, SSL *ssl)
-{
-	return setup(s, base, fd, ssl);
-}
-
 int gw_sock_init_connecting(struct gw_sock *s, struct event_base *base, evutil_socket_t fd)
 {
-	if (setup(s, base, fd, NULL) != 0)
+	if (gw_sock_init(s, base, fd, NULL) != 0)
 		return -1;
 	s->connecting = true;
 	s->can_write = false;
@@ -306,7 +301,7 @@ static bool do_write(struct gw_sock *s)
 		else
 			write_plain(s);
 	}
-	return s->out != NULL && (wrote || evbuffer_get_length(s->out) < before);
+	return wrote || evbuffer_get_length(s->out) < before;
 }
 
 static size_t read_into(struct gw_sock *s, size_t want);
@@ -317,7 +312,7 @@ static size_t read_once(struct gw_sock *s, size_t want)
 	size_t got = read_into(s, want);
 	/* A read that found nothing leaves its reserved chunk behind; an
 	 * idle socket must not keep 64 KiB for nothing. */
-	if (got == 0 && s->in != NULL && evbuffer_get_length(s->in) == 0)
+	if (got == 0 && evbuffer_get_length(s->in) == 0)
 		evbuffer_drain(s->in, 0);
 	return got;
 }

@@ -299,15 +299,12 @@ int gw_transport_init(struct gw_transport *t, struct event_base *base, evutil_so
 	 * (WebSocket frames carry their own lengths). */
 	if (ssl)
 		SSL_set_accept_state(ssl);
-	t->tls = ssl != NULL;
 	if (gw_sock_init(&t->sock, base, fd, ssl) != 0) {
 		ssl = NULL; /* closed by gw_sock_init */
 		fd = -1;
 		goto fail;
 	}
-	static const struct gw_sock_cbs cbs = {read_cb, write_cb, event_cb, NULL};
-	struct gw_sock_cbs cb = cbs;
-	cb.arg = t;
+	struct gw_sock_cbs cb = {read_cb, write_cb, event_cb, t};
 	gw_sock_setcb(&t->sock, &cb);
 	t->sock.out_low = GW_TRANSPORT_OUT_MAX / 2;
 	gw_sock_read(&t->sock, true);

@@ -75,7 +75,6 @@ struct gw_transport_owner {
 struct gw_transport {
 	struct event_base *base;                /* the worker's loop */
 	struct gw_sock sock;                    /* the socket, its buffers and TLS state */
-	bool tls;                               /* a TLS listener's stream */
 	struct event *timer;                    /* session timer, deadline, linger */
 	struct event *watch;                    /* paused input: peer-close poll timer */
 	uint64_t probe_at;                      /* paused input: next probe ping (ms) */

@@ -514,7 +514,7 @@ static int bridge_fd = -1;
 static void open_bridge(void)
 {
 	struct gw_backend *b = connect_backend();
-	bridge_fd = gw_backend_fd(b);
+	bridge_fd = gw_backend_sock(b)->fd;
 	ck_assert_int_ge(bridge_fd, 0);
 	F.br = gw_bridge_new(b, &route, app_done, &F);
 	ck_assert_ptr_nonnull(F.br);
@@ -533,7 +533,7 @@ START_TEST(test_connect_ok)
 	snprintf(want, sizeof(want), "127.0.0.1:%s", listen_port);
 	ck_assert_str_eq(gw_backend_address(b), want);
 	ck_assert_ptr_nonnull(gw_backend_sock(b));
-	ck_assert_int_ge(gw_backend_fd(b), 0);
+	ck_assert_int_ge(gw_backend_sock(b)->fd, 0);
 	ck_assert_int_eq(ready_calls, 1);
 	gw_backend_free(b);
 	peer_read();
