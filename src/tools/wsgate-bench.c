@@ -722,9 +722,25 @@ static void progress_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- workers ------------------------------------------------------------------ */
 
+/* libevent's default timer clock is CLOCK_MONOTONIC_COARSE (a jiffy, up
+ * to 4 ms): a hold or a pacing tick could end before its time by the
+ * clock we report with.  Measure and wait on the same, precise clock. */
+static struct event_base *precise_base(void)
+{
+	struct event_config *cfg = event_config_new();
+	struct event_base *base;
+
+	if (cfg == NULL)
+		return NULL;
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+	base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	return base;
+}
+
 static int worker_setup(struct worker *w, long first, long n)
 {
-	w->base = event_base_new();
+	w->base = precise_base();
 	if (w->base == NULL || wsc_ctx_new(&w->ctx, w->base, g.insecure, NULL) != WS_OK)
 		return -1;
 	wsc_options_default(&w->o);
