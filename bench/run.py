@@ -17,8 +17,9 @@ Environment:
                   websockify,haproxy-ws,nghttpx-ws,relay
   BENCH_SCEN      comma list of scenarios (all): t64,t64k,lat,idle,conn,
                   streams,bulk,scale,profile
-  BENCH_LAT_REPEAT runs of the fixed-rate latency scenario per peer and
-                  protocol; the one with the median p99 is reported (3)
+  BENCH_LAT_REPEAT rounds of the fixed-rate latency scenario, every peer
+                  and protocol in turn; the run with the median p99 is
+                  reported (5)
   BENCH_IDLE      idle sessions (10000, capped by the fd limit)
   BENCH_PIN       1 (default): gateway on CPU 1, generator and backends
                   on CPU 0; 0: no pinning
@@ -62,8 +63,9 @@ WSGATE = os.path.join(BUILD, "wsgate")
 ECHO = os.path.join(BUILD, "bench", "tcp_echo")
 
 # Fixed-rate latency: total messages per second, 64 B; each peer runs it
-# LAT_REPEAT times and the run with the median p99 is reported.
-LAT_REPEAT = int(os.environ.get("BENCH_LAT_REPEAT", "3"))
+# in LAT_REPEAT interleaved rounds and the run with the median p99 is
+# reported.
+LAT_REPEAT = int(os.environ.get("BENCH_LAT_REPEAT", "5"))
 LAT_RATE = 5000
 report.SCEN_TITLE["lat"] = f"{LAT_RATE} msg/s fixed rate, 64 B"
 # System calls counted one by one in the syscall runs (the rest are
@@ -299,27 +301,29 @@ class Bench:
         print(f"[{self.elapsed():5.0f}s] {tag}: {report.brief(res)}", flush=True)
         return res
 
-    def run_median(self, peer, proto, scen, n):
-        """Run n times and keep the run with the median p99: on a shared
-        machine the fixed-rate tail swings by several times between
-        identical runs, so one sample cannot decide a latency target."""
-        runs = []
+    def run_latency(self, peers_, n):
+        """The fixed-rate runs, n rounds of every peer and protocol in
+        turn, keeping for each the run with the median p99.  On a shared
+        machine the tail swings by several times between identical runs,
+        and the swings last tens of seconds: rounds spread each peer's
+        samples over the same stretch of time as everyone else's."""
+        runs = {}
         for _ in range(n):
-            r = self.run_one(peer, proto, scen)
-            if r is None:
-                return None
-            runs.append(r)
-        for r in runs:
-            self.results.remove(r)
+            for p in peers_:
+                for proto in p.protos:
+                    r = self.run_one(p, proto, "lat")
+                    if r is not None:
+                        self.results.remove(r)
+                        runs.setdefault((p.name, proto), []).append(r)
         p99 = lambda r: r.get("json", {}).get("rtt_us", {}).get("p99")  # noqa: E731
-        ok = sorted((r for r in runs if p99(r) is not None and "error" not in r), key=p99)
-        keep = ok[len(ok) // 2] if ok else runs[-1]
-        if ok:
-            figures = ", ".join(f"{p99(r)}" for r in runs if p99(r) is not None)
-            note = f"median p99 of {len(runs)} runs (p99 µs: {figures})"
-            keep["note"] = f"{keep['note']}; {note}" if keep.get("note") else note
-        self.results.append(keep)
-        return keep
+        for group in runs.values():
+            ok = sorted((r for r in group if p99(r) is not None and "error" not in r), key=p99)
+            keep = ok[len(ok) // 2] if ok else group[-1]
+            if ok:
+                figures = ", ".join(f"{p99(r)}" for r in group if p99(r) is not None)
+                note = f"median p99 of {len(group)} interleaved runs (p99 µs: {figures})"
+                keep["note"] = f"{keep['note']}; {note}" if keep.get("note") else note
+            self.results.append(keep)
 
     def _idle_watch(self, g, sids, errf, timeout):
         """Read the generator's stderr until every session is open, then
@@ -403,12 +407,12 @@ class Bench:
         for p in self.peer_objs:
             for proto in p.protos:
                 for s in main_scen:
-                    if s == "lat":
-                        self.run_median(p, proto, s, LAT_REPEAT)
-                    else:
+                    if s != "lat":
                         self.run_one(p, proto, s)
                 if p.name == "wsgate" and "idle" in SCEN:
                     self.run_one(p, proto, "idle-deflate", variant={"deflate": True})
+        if "lat" in SCEN:
+            self.run_latency(self.peer_objs, LAT_REPEAT)
         ws = [p for p in self.peer_objs if p.name == "wsgate"]
         if ws and "scale" in SCEN:
             # Scaling: nothing pinned, so that a second worker can use the
