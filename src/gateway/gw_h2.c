@@ -261,9 +261,13 @@ static void process_pending(struct gw_h2 *h)
 	}
 }
 
+/* Only a stream nghttp2 has closed can be finished: with none such, as
+ * under steady load on many streams, there is nothing to walk. */
 static void reap(struct gw_h2 *h)
 {
 	struct gw_h2_stream *st = h->streams, *next;
+	if (h->n_closed == 0)
+		return;
 	for (; st; st = next) {
 		next = st->next;
 		if (gw_h2_stream_finished(st) && !st->pending)

@@ -100,6 +100,7 @@ struct gw_h2 {
 	struct event *idle_ev;        /* keepalive_timeout with no stream open */
 	struct gw_h2_stream *streams; /* every stream object alive */
 	size_t n_streams;             /* how many */
+	size_t n_closed;              /* of them, closed in nghttp2: reap's candidates */
 	struct gw_h2_stream *pending; /* streams with session work queued */
 	struct gw_h2_stream *pending_tail;
 	unsigned depth; /* entry points on the stack */

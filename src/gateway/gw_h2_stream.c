@@ -518,6 +518,8 @@ void gw_h2_stream_end(struct gw_h2_stream *st)
 
 void gw_h2_stream_closed(struct gw_h2_stream *st, uint32_t error_code)
 {
+	if (!st->h2_closed)
+		st->h2->n_closed++;
 	st->h2_closed = true;
 	if (error_code != NGHTTP2_NO_ERROR || !st->in_eof)
 		st->reset = true;
@@ -685,6 +687,8 @@ bool gw_h2_stream_finished(const struct gw_h2_stream *st)
 void gw_h2_stream_free(struct gw_h2_stream *st)
 {
 	struct gw_h2 *h = st->h2;
+	if (st->h2_closed)
+		h->n_closed--;
 	if (st->session && !st->app_done) {
 		/* Only when the connection is torn down with a session alive:
 		 * on_close runs now (app_done logs and frees it). */
