@@ -4,6 +4,7 @@
 #   src/ws/*.c            -> $(B)/libws.a          (protocol core)
 #   src/gateway/*.c       -> $(B)/libgw.a + $(B)/wsgate (gw_main.c has main)
 #   src/tools/NAME.c      -> $(B)/NAME             (one program per file)
+#   src/tools/NAME/*.c    -> $(B)/NAME             (a program of several files)
 #   tests/unit/test_*.c   -> $(B)/tests/test_*     (Check suites)
 #   tests/fuzz/fuzz_*.c   -> build/fuzz/fuzz_*     (libFuzzer, clang)
 
@@ -30,6 +31,7 @@ LDFLAGS_ALL := $(SANFLAGS) $(LDFLAGS)
 WS_SRC   := $(sort $(wildcard src/ws/*.c))
 GW_SRC   := $(sort $(filter-out src/gateway/gw_main.c,$(wildcard src/gateway/*.c)))
 TOOL_SRC := $(sort $(wildcard src/tools/*.c))
+TOOL_DIRS := $(sort $(patsubst src/tools/%/,%,$(dir $(wildcard src/tools/*/*.c))))
 CLIENT_SRC := $(sort $(wildcard src/client/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -38,7 +40,7 @@ WS_OBJ   := $(WS_SRC:%.c=$(B)/obj/%.o)
 # Installed headers: ws.h and what it includes (internal ones stay private).
 WS_PUBLIC_H := src/ws/ws.h $(addprefix src/ws/,$(shell sed -n 's/^\#include "\(.*\)"/\1/p' src/ws/ws.h))
 GW_OBJ   := $(GW_SRC:%.c=$(B)/obj/%.o)
-TOOLS    := $(TOOL_SRC:src/tools/%.c=$(B)/%)
+TOOLS    := $(TOOL_SRC:src/tools/%.c=$(B)/%) $(TOOL_DIRS:%=$(B)/%)
 CLIENT_OBJ := $(CLIENT_SRC:%.c=$(B)/obj/%.o)
 WSC_LIB  := $(if $(CLIENT_SRC),$(B)/libwsc.a)
 UNITS    := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
@@ -69,6 +71,13 @@ $(B)/libwsc.a: $(CLIENT_OBJ)
 
 $(B)/%: $(B)/obj/src/tools/%.o $(WSC_LIB) $(if $(GW_SRC),$(B)/libgw.a) $(B)/libws.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
+define TOOL_DIR_RULE
+$(B)/$(1): $(patsubst %.c,$(B)/obj/%.o,$(sort $(wildcard src/tools/$(1)/*.c))) $(WSC_LIB) \
+           $(if $(GW_SRC),$(B)/libgw.a) $(B)/libws.a
+	$(CC) $(LDFLAGS_ALL) -o $$@ $$^ $(PKG_LIBS)
+endef
+$(foreach t,$(TOOL_DIRS),$(eval $(call TOOL_DIR_RULE,$(t))))
 
 $(B)/tests/%: $(B)/obj/tests/unit/%.o $(WSC_LIB) $(if $(GW_SRC),$(B)/libgw.a) $(B)/libws.a
 	@mkdir -p $(dir $@)
@@ -155,7 +164,7 @@ install: all
 	  > $(DESTDIR)$(PREFIX)/lib/systemd/system/wsgate.service
 
 format:
-	clang-format -i src/*/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c
+	clang-format -i $(shell find src -name "*.[ch]") tests/unit/*.[ch] tests/fuzz/*.c
 
 clean:
 	rm -rf build
