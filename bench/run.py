@@ -20,6 +20,9 @@ Environment:
   BENCH_LAT_REPEAT rounds of the fixed-rate latency scenario, every peer
                   and protocol in turn; the run with the median p99 is
                   reported (5)
+  BENCH_ROUNDS    the same for the 64 B and 64 KiB throughput runs, by
+                  median efficiency (3); both only for wsgate, lighttpd
+                  and the relay, the peers the targets name
   BENCH_IDLE      idle sessions (10000, capped by the fd limit)
   BENCH_PIN       1 (default): gateway on CPU 1, generator and backends
                   on CPU 0; 0: no pinning
@@ -66,6 +69,12 @@ ECHO = os.path.join(BUILD, "bench", "tcp_echo")
 # in LAT_REPEAT interleaved rounds and the run with the median p99 is
 # reported.
 LAT_REPEAT = int(os.environ.get("BENCH_LAT_REPEAT", "5"))
+# The throughput scenarios the targets are stated on run in BENCH_ROUNDS
+# interleaved rounds the same way (median efficiency reported); only the
+# peers the targets name take more than one round.
+ROUNDS = {"t64": int(os.environ.get("BENCH_ROUNDS", "3")),
+          "t64k": int(os.environ.get("BENCH_ROUNDS", "3")), "lat": LAT_REPEAT}
+ROUND_PEERS = ("wsgate", "lighttpd", "relay")
 LAT_RATE = 5000
 report.SCEN_TITLE["lat"] = f"{LAT_RATE} msg/s fixed rate, 64 B"
 # System calls counted one by one in the syscall runs (the rest are
@@ -301,27 +310,32 @@ class Bench:
         print(f"[{self.elapsed():5.0f}s] {tag}: {report.brief(res)}", flush=True)
         return res
 
-    def run_latency(self, peers_, n):
-        """The fixed-rate runs, n rounds of every peer and protocol in
-        turn, keeping for each the run with the median p99.  On a shared
-        machine the tail swings by several times between identical runs,
-        and the swings last tens of seconds: rounds spread each peer's
-        samples over the same stretch of time as everyone else's."""
+    def run_rounds(self, scen, n):
+        """n rounds of scen, every peer and protocol in turn, keeping for
+        each the run with the median of the scenario's target figure
+        (efficiency; p99 for latency).  On a shared machine identical runs
+        differ by up to 2x (latency tails by several times), and the
+        swings last tens of seconds: rounds spread each peer's samples
+        over the same stretch of time as everyone else's.  Only the peers
+        the targets name get more than one round."""
+        label, _, key, kind = report.METRICS[scen][1]
         runs = {}
-        for _ in range(n):
-            for p in peers_:
+        for i in range(n):
+            for p in self.peer_objs:
+                if i > 0 and p.name not in ROUND_PEERS:
+                    continue
                 for proto in p.protos:
-                    r = self.run_one(p, proto, "lat")
+                    r = self.run_one(p, proto, scen)
                     if r is not None:
                         self.results.remove(r)
                         runs.setdefault((p.name, proto), []).append(r)
-        p99 = lambda r: r.get("json", {}).get("rtt_us", {}).get("p99")  # noqa: E731
         for group in runs.values():
-            ok = sorted((r for r in group if p99(r) is not None and "error" not in r), key=p99)
+            ok = sorted((r for r in group if key(r) is not None and "error" not in r), key=key)
             keep = ok[len(ok) // 2] if ok else group[-1]
-            if ok:
-                figures = ", ".join(f"{p99(r)}" for r in group if p99(r) is not None)
-                note = f"median p99 of {len(group)} interleaved runs (p99 µs: {figures})"
+            if len(ok) > 1:
+                figures = ", ".join(report.fmt(key(r), kind) for r in group
+                                    if key(r) is not None)
+                note = f"median of {len(group)} interleaved runs by {label} ({figures})"
                 keep["note"] = f"{keep['note']}; {note}" if keep.get("note") else note
             self.results.append(keep)
 
@@ -407,12 +421,13 @@ class Bench:
         for p in self.peer_objs:
             for proto in p.protos:
                 for s in main_scen:
-                    if s != "lat":
+                    if s not in ROUNDS:
                         self.run_one(p, proto, s)
                 if p.name == "wsgate" and "idle" in SCEN:
                     self.run_one(p, proto, "idle-deflate", variant={"deflate": True})
-        if "lat" in SCEN:
-            self.run_latency(self.peer_objs, LAT_REPEAT)
+        for s in main_scen:
+            if s in ROUNDS:
+                self.run_rounds(s, ROUNDS[s])
         ws = [p for p in self.peer_objs if p.name == "wsgate"]
         if ws and "scale" in SCEN:
             # Scaling: nothing pinned, so that a second worker can use the
