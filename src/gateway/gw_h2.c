@@ -206,6 +206,7 @@ static void restore_sock(struct gw_h2 *h)
 	}
 	gw_sock_setcb(h->sock, &h->old_cb);
 	h->sock->out_low = GW_TRANSPORT_OUT_MAX / 2;
+	h->sock->batch_turn = false;
 	h->sock = NULL;
 }
 
@@ -517,6 +518,8 @@ struct gw_h2 *gw_h2_new(struct gw_worker *w, struct gw_cfgref *cfg, struct gw_tr
 	struct gw_sock_cbs cb = {read_cb, write_cb, event_cb, h};
 	gw_sock_setcb(h->sock, &cb);
 	h->sock->out_low = GW_H2_OUT_MAX / 2;
+	/* Every stream's backend feeds this socket: one write per turn. */
+	h->sock->batch_turn = true;
 	gw_sock_read(h->sock, true);
 	gw_h2_kick(h);
 	return h;

@@ -24,6 +24,55 @@ static void schedule(struct gw_sock *s)
 		event_active(s->ev, EV_TIMEOUT, 1);
 }
 
+/* Flushes due when the running socket callback returns (per thread: one
+ * event loop each). */
+static _Thread_local struct gw_sock *eager_head, *eager_tail;
+static _Thread_local unsigned dispatch_depth;
+static _Thread_local bool eager_draining;
+
+static void eager_unlink(struct gw_sock *s)
+{
+	if (!s->on_eager)
+		return;
+	if (s->eager_prev)
+		s->eager_prev->eager_next = s->eager_next;
+	else
+		eager_head = s->eager_next;
+	if (s->eager_next)
+		s->eager_next->eager_prev = s->eager_prev;
+	else
+		eager_tail = s->eager_prev;
+	s->eager_prev = s->eager_next = NULL;
+	s->on_eager = false;
+}
+
+static void eager_add(struct gw_sock *s)
+{
+	s->eager_prev = eager_tail;
+	s->eager_next = NULL;
+	if (eager_tail)
+		eager_tail->eager_next = s;
+	else
+		eager_head = s;
+	eager_tail = s;
+	s->on_eager = true;
+}
+
+/* Run the flushes queued by the callback that just returned; they may
+ * queue more, taken in the same pass. */
+static void eager_drain(void)
+{
+	struct gw_sock *s;
+	if (eager_draining)
+		return;
+	eager_draining = true;
+	while ((s = eager_head) != NULL) {
+		eager_unlink(s);
+		dispatch(s->fd, EV_TIMEOUT, s);
+	}
+	eager_draining = false;
+}
+
 int gw_sock_init(struct gw_sock *s, struct event_base *base, evutil_socket_t fd, SSL *ssl)
 {
 	memset(s, 0, sizeof(*s));
@@ -70,6 +119,7 @@ void gw_sock_close(struct gw_sock *s, bool rst)
 	if (s->alive)
 		*s->alive = false;
 	s->alive = NULL;
+	eager_unlink(s);
 	event_free(s->ev);
 	s->ev = NULL;
 	if (rst) {
@@ -122,7 +172,10 @@ void gw_sock_flush(struct gw_sock *s)
 	    (evbuffer_get_length(s->out) == 0 && !s->wrote_direct))
 		return;
 	s->flush_due = true;
-	schedule(s);
+	if (dispatch_depth > 0 && !s->batch_turn)
+		eager_add(s);
+	else
+		schedule(s);
 }
 
 /* A direct write is worth it only for a large write to an idle
@@ -415,6 +468,7 @@ static void dispatch(evutil_socket_t fd, short what, void *arg)
 	struct gw_sock *s = arg;
 	bool alive = true;
 	s->alive = &alive;
+	dispatch_depth++;
 
 	if (what & EV_CLOSED)
 		s->peer_fin = true;
@@ -461,5 +515,7 @@ out:
 	 * s may be gone). */
 	if (alive)
 		s->alive = NULL;
+	if (--dispatch_depth == 0)
+		eager_drain();
 }
 #pragma GCC diagnostic pop

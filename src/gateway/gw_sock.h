@@ -19,9 +19,15 @@
  * on_read runs after each read that added bytes, or once after
  * gw_sock_trigger_read.
  *
- * Writing: gw_sock_write queues and schedules a flush for later in the
- * same loop turn, so the frames a batch of input produces leave in one
- * writev.  A flush that could not write everything waits for the next
+ * Writing: gw_sock_write queues and schedules a flush, so the frames a
+ * batch of input produces leave in one writev.  Output queued from
+ * another socket's callback is flushed as soon as that callback has
+ * returned, before the next socket of the loop turn is served: a
+ * message read from one socket does not wait for the reads of every
+ * other ready socket before it is forwarded.  A socket that gathers
+ * output from many others (the HTTP/2 connection, fed by every stream's
+ * backend) sets batch_turn and is flushed once at the end of the turn
+ * instead.  A flush that could not write everything waits for the next
  * write edge.  on_write runs after a flush that left at most out_low
  * bytes queued.  Large writes to an empty output are tried at once, from
  * the caller's memory, and only what the kernel did not take is copied;
@@ -104,8 +110,11 @@ struct gw_sock {
 	bool tls_read_blocked;  /* SSL_read wants the socket writable */
 	bool tls_write_blocked; /* SSL_write wants the socket readable */
 	bool peer_fin;          /* EPOLLRDHUP seen: a read will find the end */
-	size_t tls_pending;     /* TLS: length of the SSL_write to repeat after WANT_* */
-	bool *alive;            /* set by a dispatch on its stack; close clears it */
+	bool batch_turn;        /* flush once per loop turn (see the header comment) */
+	bool on_eager;          /* linked in this thread's list of flushes due now */
+	struct gw_sock *eager_prev, *eager_next; /* that list */
+	size_t tls_pending; /* TLS: length of the SSL_write to repeat after WANT_* */
+	bool *alive;        /* set by a dispatch on its stack; close clears it */
 };
 
 /* Take fd (non-blocking; and ssl, already set up as a server or client,

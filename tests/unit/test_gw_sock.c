@@ -2,8 +2,9 @@
  * loopback TCP for connects): the read cap and reading switched off,
  * queued writes leaving in order, a direct write that the kernel takes
  * whole still owing on_write, EOF told once after the data before it, a
- * write failure, non-blocking connect success and refusal, and closing
- * the socket from inside its own callback. */
+ * write failure, non-blocking connect success and refusal, closing
+ * the socket from inside its own callback, and when output queued from
+ * another socket's callback is flushed. */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -293,6 +294,161 @@ START_TEST(test_connect_ok_and_refused)
 }
 END_TEST
 
+/* Two relays in one loop: in[k]'s on_read forwards what it read to
+ * out[k].  Both inputs are readable in the same loop turn; the second
+ * on_read to run looks whether the first one's bytes have reached the
+ * peer of its output yet. */
+struct relay {
+	struct event_base *base;
+	struct gw_sock in[2];
+	struct gw_sock *out[2]; /* heap: one test frees one from a callback */
+	int in_peer[2], out_peer[2];
+	int first;          /* the side whose on_read ran first (-1: none yet) */
+	int n_read;         /* on_read calls */
+	bool first_arrived; /* seen from the second on_read */
+	bool close_first;   /* the first on_read closes and frees its output */
+	struct relay_side {
+		struct relay *r;
+		int k;
+	} side[2];
+};
+
+static bool peer_has_data(int fd)
+{
+	char c;
+	return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
+}
+
+static void relay_read(struct gw_sock *s, void *arg)
+{
+	struct relay_side *side = arg;
+	struct relay *r = side->r;
+	int k = side->k;
+	char buf[64];
+	size_t n = evbuffer_remove(s->in, buf, sizeof(buf));
+	if (r->n_read++ == 0) {
+		r->first = k;
+	} else if (r->out[r->first] != NULL) {
+		r->first_arrived = peer_has_data(r->out_peer[r->first]);
+	}
+	ck_assert_int_eq(gw_sock_write(r->out[k], buf, n), 0);
+	if (r->n_read == 1 && r->close_first) {
+		gw_sock_close(r->out[k], false);
+		free(r->out[k]);
+		r->out[k] = NULL;
+	}
+}
+
+static void relay_nop(struct gw_sock *s, void *arg)
+{
+}
+
+static void relay_event(struct gw_sock *s, enum gw_sock_event what, void *arg)
+{
+}
+
+static void relay_setup(struct relay *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->base = event_base_new();
+	ck_assert_ptr_nonnull(r->base);
+	r->first = -1;
+	for (int k = 0; k < 2; k++) {
+		int a[2], b[2];
+		ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, a), 0);
+		ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, b), 0);
+		ck_assert_int_eq(fcntl(a[0], F_SETFL, O_NONBLOCK), 0);
+		ck_assert_int_eq(fcntl(b[0], F_SETFL, O_NONBLOCK), 0);
+		r->side[k].r = r;
+		r->side[k].k = k;
+		ck_assert_int_eq(gw_sock_init(&r->in[k], r->base, a[0], NULL), 0);
+		r->out[k] = calloc(1, sizeof(*r->out[k]));
+		ck_assert_ptr_nonnull(r->out[k]);
+		ck_assert_int_eq(gw_sock_init(r->out[k], r->base, b[0], NULL), 0);
+		r->in_peer[k] = a[1];
+		r->out_peer[k] = b[1];
+		struct gw_sock_cbs in_cb = {relay_read, relay_nop, relay_event, &r->side[k]};
+		struct gw_sock_cbs out_cb = {relay_nop, relay_nop, relay_event, NULL};
+		gw_sock_setcb(&r->in[k], &in_cb);
+		gw_sock_setcb(r->out[k], &out_cb);
+		gw_sock_read(&r->in[k], true);
+	}
+	/* The outputs' first write edges are taken now, so that the turn
+	 * under test holds only the two reads. */
+	for (int i = 0; i < 3; i++)
+		event_base_loop(r->base, EVLOOP_NONBLOCK);
+	/* Both inputs readable before the loop runs: one turn serves both. */
+	ck_assert_int_eq(write(r->in_peer[0], "a", 1), 1);
+	ck_assert_int_eq(write(r->in_peer[1], "b", 1), 1);
+}
+
+static void relay_teardown(struct relay *r)
+{
+	for (int k = 0; k < 2; k++) {
+		gw_sock_close(&r->in[k], false);
+		if (r->out[k]) {
+			gw_sock_close(r->out[k], false);
+			free(r->out[k]);
+		}
+		close(r->in_peer[k]);
+		close(r->out_peer[k]);
+	}
+	event_base_free(r->base);
+}
+
+/* What one socket's callback queued on another leaves before the next
+ * ready socket is served (a message is not held back by the rest of
+ * the turn's reads). */
+START_TEST(test_forwarded_before_next_socket)
+{
+	struct relay r;
+	relay_setup(&r);
+	event_base_loop(r.base, EVLOOP_ONCE);
+	ck_assert_int_eq(r.n_read, 2);
+	ck_assert(r.first_arrived);
+	ck_assert(peer_has_data(r.out_peer[0]));
+	ck_assert(peer_has_data(r.out_peer[1]));
+	relay_teardown(&r);
+}
+END_TEST
+
+/* A batch_turn socket (the HTTP/2 connection) gathers what the turn's
+ * callbacks queue and writes it at the end of the turn. */
+START_TEST(test_batch_turn_waits_for_the_turn)
+{
+	struct relay r;
+	relay_setup(&r);
+	r.out[0]->batch_turn = r.out[1]->batch_turn = true;
+	event_base_loop(r.base, EVLOOP_ONCE);
+	ck_assert_int_eq(r.n_read, 2);
+	ck_assert(!r.first_arrived);
+	for (int i = 0; i < 20 && !(peer_has_data(r.out_peer[0]) && peer_has_data(r.out_peer[1]));
+	     i++)
+		event_base_loop(r.base, EVLOOP_NONBLOCK);
+	ck_assert(peer_has_data(r.out_peer[0]));
+	ck_assert(peer_has_data(r.out_peer[1]));
+	relay_teardown(&r);
+}
+END_TEST
+
+/* A socket closed (and freed) after queueing output is dropped from the
+ * flushes due; the other relay still works. */
+START_TEST(test_closed_while_flush_due)
+{
+	struct relay r;
+	relay_setup(&r);
+	r.close_first = true;
+	event_base_loop(r.base, EVLOOP_ONCE);
+	ck_assert_int_eq(r.n_read, 2);
+	int other = 1 - r.first;
+	ck_assert_ptr_null(r.out[r.first]);
+	ck_assert(peer_has_data(r.out_peer[other]));
+	char c;
+	ck_assert_int_eq(read(r.out_peer[r.first], &c, 1), 0); /* closed, nothing sent */
+	relay_teardown(&r);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("gw_sock");
@@ -305,6 +461,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_write_failure);
 	tcase_add_test(tc, test_close_inside_read);
 	tcase_add_test(tc, test_connect_ok_and_refused);
+	tcase_add_test(tc, test_forwarded_before_next_socket);
+	tcase_add_test(tc, test_batch_turn_waits_for_the_turn);
+	tcase_add_test(tc, test_closed_while_flush_due);
 	suite_add_tcase(s, tc);
 	return s;
 }
