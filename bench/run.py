@@ -16,7 +16,8 @@ Environment:
   BENCH_PEERS     comma list of peers to run (all): wsgate,lighttpd,
                   websockify,haproxy-ws,nghttpx-ws,relay
   BENCH_SCEN      comma list of scenarios (all): t64,t64k,lat,idle,conn,
-                  streams,bulk,scale,profile
+                  streams,bulk,many,scale,profile
+  BENCH_MANY      sessions held at once in the "many" scenario (50000)
   BENCH_LAT_REPEAT rounds of the fixed-rate latency scenario, every peer
                   and protocol in turn; the run with the median p99 is
                   reported (5)
@@ -48,6 +49,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
+import many  # noqa: E402
 import peers  # noqa: E402
 import procstat  # noqa: E402
 import report  # noqa: E402
@@ -57,7 +59,8 @@ DUR = float(os.environ.get("BENCH_DURATION", "6"))
 PIN = os.environ.get("BENCH_PIN", "1") != "0"
 BUDGET = float(os.environ.get("BENCH_BUDGET", "840"))
 OUT = os.environ.get("BENCH_OUT", os.path.join(ROOT, "docs", "benchmarks.md"))
-SCEN_ALL = ["t64", "t64k", "lat", "idle", "conn", "streams", "bulk", "scale", "profile"]
+SCEN_ALL = ["t64", "t64k", "lat", "idle", "conn", "streams", "bulk", "many", "scale",
+            "profile"]
 SCEN = [s for s in os.environ.get("BENCH_SCEN", ",".join(SCEN_ALL)).split(",") if s]
 PEER_FILTER = [s for s in os.environ.get("BENCH_PEERS", "").split(",") if s]
 
@@ -75,6 +78,7 @@ LAT_REPEAT = int(os.environ.get("BENCH_LAT_REPEAT", "5"))
 ROUNDS = {"t64": int(os.environ.get("BENCH_ROUNDS", "3")),
           "t64k": int(os.environ.get("BENCH_ROUNDS", "3")), "lat": LAT_REPEAT}
 ROUND_PEERS = ("wsgate", "lighttpd", "relay")
+MANY = int(os.environ.get("BENCH_MANY", "50000"))
 LAT_RATE = 5000
 report.SCEN_TITLE["lat"] = f"{LAT_RATE} msg/s fixed rate, 64 B"
 # System calls counted one by one in the syscall runs (the rest are
@@ -429,6 +433,12 @@ class Bench:
             if s in ROUNDS:
                 self.run_rounds(s, ROUNDS[s])
         ws = [p for p in self.peer_objs if p.name == "wsgate"]
+        if ws and "many" in SCEN and self.elapsed() <= BUDGET:
+            r = many.run(self, GEN, WSGATE, ECHO, MANY)
+            self.results.append(r)
+            self.n_run += 1
+            print(f"[{self.elapsed():5.0f}s] {self.n_run:02d}-wsgate-h1-many: {report.brief(r)}",
+                  flush=True)
         if ws and "scale" in SCEN:
             # Scaling: nothing pinned, so that a second worker can use the
             # second core (shared with the generator and the backend).
