@@ -396,18 +396,35 @@ static void relay_teardown(struct relay *r)
 	event_base_free(r->base);
 }
 
+/* Set the relays up and run the one loop turn that serves both reads. */
+static void relay_turn(struct relay *r, bool batch_turn, bool close_first)
+{
+	relay_setup(r);
+	r->out[0]->batch_turn = r->out[1]->batch_turn = batch_turn;
+	r->close_first = close_first;
+	event_base_loop(r->base, EVLOOP_ONCE);
+	ck_assert_int_eq(r->n_read, 2);
+}
+
+/* Every output that still exists reaches its peer (within 20 turns). */
+static void assert_delivered(struct relay *r)
+{
+	for (int i = 0; i < 20; i++)
+		event_base_loop(r->base, EVLOOP_NONBLOCK);
+	for (int k = 0; k < 2; k++)
+		if (r->out[k] != NULL)
+			ck_assert(peer_has_data(r->out_peer[k]));
+}
+
 /* What one socket's callback queued on another leaves before the next
  * ready socket is served (a message is not held back by the rest of
  * the turn's reads). */
 START_TEST(test_forwarded_before_next_socket)
 {
 	struct relay r;
-	relay_setup(&r);
-	event_base_loop(r.base, EVLOOP_ONCE);
-	ck_assert_int_eq(r.n_read, 2);
+	relay_turn(&r, false, false);
 	ck_assert(r.first_arrived);
-	ck_assert(peer_has_data(r.out_peer[0]));
-	ck_assert(peer_has_data(r.out_peer[1]));
+	assert_delivered(&r);
 	relay_teardown(&r);
 }
 END_TEST
@@ -417,16 +434,9 @@ END_TEST
 START_TEST(test_batch_turn_waits_for_the_turn)
 {
 	struct relay r;
-	relay_setup(&r);
-	r.out[0]->batch_turn = r.out[1]->batch_turn = true;
-	event_base_loop(r.base, EVLOOP_ONCE);
-	ck_assert_int_eq(r.n_read, 2);
+	relay_turn(&r, true, false);
 	ck_assert(!r.first_arrived);
-	for (int i = 0; i < 20 && !(peer_has_data(r.out_peer[0]) && peer_has_data(r.out_peer[1]));
-	     i++)
-		event_base_loop(r.base, EVLOOP_NONBLOCK);
-	ck_assert(peer_has_data(r.out_peer[0]));
-	ck_assert(peer_has_data(r.out_peer[1]));
+	assert_delivered(&r);
 	relay_teardown(&r);
 }
 END_TEST
@@ -436,13 +446,9 @@ END_TEST
 START_TEST(test_closed_while_flush_due)
 {
 	struct relay r;
-	relay_setup(&r);
-	r.close_first = true;
-	event_base_loop(r.base, EVLOOP_ONCE);
-	ck_assert_int_eq(r.n_read, 2);
-	int other = 1 - r.first;
+	relay_turn(&r, false, true);
 	ck_assert_ptr_null(r.out[r.first]);
-	ck_assert(peer_has_data(r.out_peer[other]));
+	assert_delivered(&r);
 	char c;
 	ck_assert_int_eq(read(r.out_peer[r.first], &c, 1), 0); /* closed, nothing sent */
 	relay_teardown(&r);
