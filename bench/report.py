@@ -206,7 +206,8 @@ def many_target(r, meta):
     how = (f"{want} held through one wsgate" if n == 1 else
            f"{want} held through {n} wsgate processes of about {want // n} each: the fd limit here "
            f"is {meta['nofile']} per process and a bridged session needs two")
-    detail = (f"{how}; kernel: {r.get('kernel_client_side')} client and "
+    detail = (f"{how}; all open after {r.get('open_s', 0):.0f} s; kernel: "
+              f"{r.get('kernel_client_side')} client and "
               f"{r.get('kernel_backend_side')} backend sockets established; "
               f"{j['sessions_failed']} failed, {j['errors']['total']} errors, "
               f"{fmt(r.get('kib_per_session'), 'kib')} KiB per session")

@@ -56,7 +56,6 @@ const char *gw_backend_address(const struct gw_backend *b);
  * it (gw_backend_free does). */
 struct gw_sock *gw_backend_sock(struct gw_backend *b);
 
-
 /* errno of the last failed connect attempt (ETIMEDOUT after a 504, 0
  * when resolution failed or nothing failed), for logs. */
 int gw_backend_error(const struct gw_backend *b);

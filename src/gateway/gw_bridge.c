@@ -78,9 +78,9 @@ static void finish(struct gw_bridge *br)
 	if (br->linger_ev != NULL)
 		event_free(br->linger_ev);
 	br->linger_ev = NULL;
+	/* A reset; gw_backend_free then has nothing left to close. */
 	if (br->abort_backend && br->sock != NULL)
-		gw_sock_close(br->sock,
-		              true); /* a reset; gw_backend_free then has nothing to close */
+		gw_sock_close(br->sock, true);
 	gw_backend_free(br->backend);
 	br->backend = NULL;
 	br->sock = NULL;

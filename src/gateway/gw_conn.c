@@ -335,12 +335,11 @@ static void file_pump(struct gw_conn *c)
 		}
 		c->file_off += added;
 	}
-	if (out != NULL)
-		gw_sock_flush(&c->tr.sock);
 	if (out == NULL) {
 		close_quietly(c, true);
 		return;
 	}
+	gw_sock_flush(&c->tr.sock);
 	if (c->file_off < c->file.size) {
 		/* Progress re-arms it: only a client that stopped reading hits it. */
 		gw_transport_set_deadline(&c->tr, STATIC_STALL_MS);

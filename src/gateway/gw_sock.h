@@ -87,34 +87,35 @@ struct gw_sock_cbs {
 };
 
 struct gw_sock {
-	struct event *ev;       /* the one persistent ET event (NULL when closed) */
-	evutil_socket_t fd;     /* owned */
-	SSL *ssl;               /* owned TLS state, or NULL for cleartext */
-	struct evbuffer *in;    /* bytes read, not yet taken by the user */
-	struct evbuffer *out;   /* bytes queued, not yet written */
-	struct gw_sock_cbs cb;  /* see struct */
-	size_t in_max;          /* no reads while in holds this much (0: no limit) */
-	size_t out_low;         /* on_write threshold */
-	int error;              /* errno of a failure (0 for TLS errors), for logs */
-	bool reading;           /* the user wants input */
-	bool can_read;          /* an edge said readable and no read found it empty */
-	bool can_write;         /* no write was short since the last write edge */
-	bool flush_due;         /* output queued and a flush is scheduled */
-	bool wrote_direct;      /* a direct write went out since the last flush */
-	bool read_trigger;      /* on_read is owed even without new bytes */
-	bool connecting;        /* a connect is in flight */
-	bool read_ended;        /* EOF or error seen: nothing more is read */
-	bool write_ended;       /* error or shut down: nothing more is written */
-	bool failed;            /* an error ended the stream (error says why) */
-	bool event_told;        /* EOF/error was reported */
-	bool tls_read_blocked;  /* SSL_read wants the socket writable */
-	bool tls_write_blocked; /* SSL_write wants the socket readable */
-	bool peer_fin;          /* EPOLLRDHUP seen: a read will find the end */
-	bool batch_turn;        /* flush once per loop turn (see the header comment) */
-	bool on_eager;          /* linked in this thread's list of flushes due now */
-	struct gw_sock *eager_prev, *eager_next; /* that list */
-	size_t tls_pending; /* TLS: length of the SSL_write to repeat after WANT_* */
-	bool *alive;        /* set by a dispatch on its stack; close clears it */
+	struct event *ev;           /* the one persistent ET event (NULL when closed) */
+	evutil_socket_t fd;         /* owned */
+	SSL *ssl;                   /* owned TLS state, or NULL for cleartext */
+	struct evbuffer *in;        /* bytes read, not yet taken by the user */
+	struct evbuffer *out;       /* bytes queued, not yet written */
+	struct gw_sock_cbs cb;      /* see struct */
+	size_t in_max;              /* no reads while in holds this much (0: no limit) */
+	size_t out_low;             /* on_write threshold */
+	int error;                  /* errno of a failure (0 for TLS errors), for logs */
+	bool reading;               /* the user wants input */
+	bool can_read;              /* an edge said readable and no read found it empty */
+	bool can_write;             /* no write was short since the last write edge */
+	bool flush_due;             /* output queued and a flush is scheduled */
+	bool wrote_direct;          /* a direct write went out since the last flush */
+	bool read_trigger;          /* on_read is owed even without new bytes */
+	bool connecting;            /* a connect is in flight */
+	bool read_ended;            /* EOF or error seen: nothing more is read */
+	bool write_ended;           /* error or shut down: nothing more is written */
+	bool failed;                /* an error ended the stream (error says why) */
+	bool event_told;            /* EOF/error was reported */
+	bool tls_read_blocked;      /* SSL_read wants the socket writable */
+	bool tls_write_blocked;     /* SSL_write wants the socket readable */
+	bool peer_fin;              /* EPOLLRDHUP seen: a read will find the end */
+	bool batch_turn;            /* flush once per loop turn (see the header comment) */
+	bool on_eager;              /* linked in this thread's list of flushes due now */
+	struct gw_sock *eager_prev; /* that list */
+	struct gw_sock *eager_next; /* ... */
+	size_t tls_pending;         /* TLS: length of the SSL_write to repeat after WANT_* */
+	bool *alive;                /* set by a dispatch on its stack; close clears it */
 };
 
 /* Take fd (non-blocking; and ssl, already set up as a server or client,

@@ -434,7 +434,8 @@ static ssize_t tr_send(void *handle, const struct iovec *iov, int iovcnt)
 		part[n].iov_base = iov[i].iov_base;
 		part[n].iov_len = len;
 		taken += len;
-		if (++n == 16 || i == iovcnt - 1 || taken == room) {
+		if (++n == (int)(sizeof(part) / sizeof(part[0])) || i == iovcnt - 1 ||
+		    taken == room) {
 			if (gw_sock_writev(&t->sock, part, n) < 0)
 				return WS_ERR_TRANSPORT;
 			n = 0;
