@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # bench.sh: `make bench`.  Installs the peers (lighttpd, websockify,
-# haproxy, nghttpx) when missing, builds the C TCP echo backend, then runs
+# haproxy, nghttpx, perf) when missing, builds the C TCP echo backend, then runs
 # bench/run.py, which starts each gateway in turn on loopback, drives it
 # with wsgate-bench, prints one table with ratios to wsgate and writes it
-# to docs/benchmarks.md.  Takes about 10 minutes.
+# to docs/benchmarks.md.  Takes about 13 minutes.
 #
 # Environment: BENCH_BUILD (the build dir, default $B or build) and the
 # BENCH_* knobs described at the top of bench/run.py, e.g.

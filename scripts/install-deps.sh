@@ -10,7 +10,7 @@ pkgs=(build-essential pkg-config clang libclang-rt-14-dev
       python3 python3-websockets python3-wsproto python3-h2
       nghttp2-client nghttp2-proxy nodejs chromium chromium-driver valgrind curl procps)
 case " ${WSGATE_DEPS_EXTRA:-} " in
-*" bench "*) pkgs+=(lighttpd websockify haproxy) ;;
+*" bench "*) pkgs+=(lighttpd websockify haproxy linux-perf) ;;
 esac
 
 # Some images ship npm inside their nodejs package; Debian's is separate.
