@@ -164,7 +164,7 @@ install: all
 	  > $(DESTDIR)$(PREFIX)/lib/systemd/system/wsgate.service
 
 format:
-	clang-format -i $(shell find src -name "*.[ch]") tests/unit/*.[ch] tests/fuzz/*.c
+	clang-format -i $(shell find src -name "*.[ch]") tests/unit/*.[ch] tests/fuzz/*.c bench/*.c
 
 clean:
 	rm -rf build

@@ -67,6 +67,7 @@ PEER_FILTER = [s for s in os.environ.get("BENCH_PEERS", "").split(",") if s]
 GEN = os.path.join(BUILD, "wsgate-bench")
 WSGATE = os.path.join(BUILD, "wsgate")
 ECHO = os.path.join(BUILD, "bench", "tcp_echo")
+SYSCOST = os.path.join(BUILD, "bench", "syscall_cost")
 
 # Fixed-rate latency: total messages per second, 64 B; each peer runs it
 # in LAT_REPEAT interleaved rounds and the run with the median p99 is
@@ -176,6 +177,7 @@ class Bench:
         self.t_start = time.monotonic()
         self.workdir = tempfile.mkdtemp(prefix="wsgate-bench.")
         self.commands = []
+        self.sys_cost = None
         self.launcher = peers.Launcher(self.workdir, self.commands)
         self.results = []
         self.nofile = nofile_limit()
@@ -415,7 +417,21 @@ class Bench:
         self.commands.append((f"profile-{proto}", perf_argv))
         return {"proto": proto, "lines": lines, "gen": argv}
 
+    def syscall_cost(self):
+        """What a system call costs here, on the gateways' CPU (None if the
+        probe is missing or fails)."""
+        if not os.access(SYSCOST, os.X_OK):
+            return None
+        argv = (["taskset", "-c", "1"] if PIN else []) + [SYSCOST]
+        self.commands.append(("syscall-cost", argv))
+        try:
+            out = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+            return json.loads(out.stdout) if out.returncode == 0 else None
+        except (subprocess.TimeoutExpired, ValueError):
+            return None
+
     def run(self):
+        self.sys_cost = self.syscall_cost()
         classes = [c for c in peers.ALL if not PEER_FILTER or c.name in PEER_FILTER]
         self.start_echo()
         missing = [c.name for c in classes if not peers.available(c)]
@@ -510,7 +526,7 @@ def main():
         "gen_has_subprotocol": b.gen_has_subprotocol, "build": BUILD, "echo": ECHO,
         "load": (load0, os.getloadavg()), "nice": peers.NICE, "workdir": b.workdir,
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "commit": head,
-        "dirty": dirty,
+        "dirty": dirty, "syscall_cost": b.sys_cost,
     }
     text = report.render(b.results, b.peer_objs, meta, b.commands, profiles)
     print()

@@ -22,5 +22,7 @@ for t in wsgate wsgate-bench; do
 	fi
 done
 mkdir -p "$build/bench"
-cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o "$build/bench/tcp_echo" bench/tcp_echo.c
+for t in tcp_echo syscall_cost; do
+	cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o "$build/bench/$t" "bench/$t.c"
+done
 BENCH_BUILD=$build exec python3 bench/run.py
