@@ -19,6 +19,13 @@
 /* Most bytes handed to nghttp2 per read callback before the other
  * connections of the worker get a turn. */
 #define READ_BUDGET (256 * 1024)
+/* Bytes read from the connection per turn.  Clients interleave the
+ * DATA frames of their streams, 16 KiB each, so a 64 KiB read holds one
+ * frame per stream and each stream's backend got a write per frame; a
+ * larger read gives a stream several frames per turn, forwarded in one
+ * write.  Just under 256 KiB so that the chunk, with libevent's chain
+ * header, is one 256 KiB allocation. */
+#define READ_CHUNK (READ_BUDGET - 1024)
 
 static void run(struct gw_h2 *h);
 
@@ -207,6 +214,7 @@ static void restore_sock(struct gw_h2 *h)
 	gw_sock_setcb(h->sock, &h->old_cb);
 	h->sock->out_low = GW_TRANSPORT_OUT_MAX / 2;
 	h->sock->batch_turn = false;
+	h->sock->read_chunk = 0;
 	h->sock = NULL;
 }
 
@@ -520,6 +528,7 @@ struct gw_h2 *gw_h2_new(struct gw_worker *w, struct gw_cfgref *cfg, struct gw_tr
 	h->sock->out_low = GW_H2_OUT_MAX / 2;
 	/* Every stream's backend feeds this socket: one write per turn. */
 	h->sock->batch_turn = true;
+	h->sock->read_chunk = READ_CHUNK;
 	gw_sock_read(h->sock, true);
 	gw_h2_kick(h);
 	return h;

@@ -27,6 +27,12 @@
 /* Room for ":status" and the static file headers, lower-cased. */
 #define RESP_NV_MAX    8
 #define NAME_MAX_LOWER 32
+/* A DATA frame this long marks a bulk transfer; its stream's input gets
+ * a chain with room for the frames that follow in the same turn, sized
+ * so that it is one 128 KiB allocation with libevent's chain header
+ * (and not 256 KiB: chains are rounded up to a power of two). */
+#define BULK_FRAME (4 * 1024)
+#define BULK_CHAIN (128 * 1024 - 1024)
 
 static void respond(struct gw_h2_stream *st, int status, const char *msg);
 
@@ -498,6 +504,13 @@ void gw_h2_stream_data(struct gw_h2_stream *st, const uint8_t *data, size_t len)
 		nghttp2_session_consume_stream(ng_of(st), st->id, len);
 		return;
 	}
+	/* A bulk stream's frames of one turn go into one chain, so that the
+	 * session takes them as one piece and the bridge forwards them in
+	 * one write (evbuffer_add would start a chain per frame).  The chain
+	 * lives only while the stream holds data: at most BULK_CHAIN of
+	 * slack per stream on top of what its window allows. */
+	if (len >= BULK_FRAME && evbuffer_get_length(st->in) == 0)
+		evbuffer_expand(st->in, BULK_CHAIN);
 	/* Bounded by the stream window: its credit comes back only as the
 	 * session consumes. */
 	if (evbuffer_add(st->in, data, len) != 0) {

@@ -419,10 +419,10 @@ static size_t read_into(struct gw_sock *s, size_t want)
 /* Read up to one chunk.  Returns the bytes added. */
 static size_t do_read(struct gw_sock *s)
 {
-	size_t added = 0;
+	size_t added = 0, chunk = s->read_chunk ? s->read_chunk : GW_SOCK_READ_CHUNK;
 	s->tls_read_blocked = false;
-	while (added < GW_SOCK_READ_CHUNK && read_possible(s) && !s->tls_read_blocked) {
-		size_t want = GW_SOCK_READ_CHUNK - added;
+	while (added < chunk && read_possible(s) && !s->tls_read_blocked) {
+		size_t want = chunk - added;
 		if (s->in_max > 0) {
 			size_t room = s->in_max - evbuffer_get_length(s->in);
 			if (room < want)

@@ -12,8 +12,9 @@
  * what the user wants when it can.
  *
  * Reading: while reading is enabled and the input holds less than
- * in_max, up to GW_SOCK_READ_CHUNK is read per turn straight into the
- * input; a read shorter than asked means the socket is drained.  A turn
+ * in_max, up to read_chunk (GW_SOCK_READ_CHUNK unless set) is read per
+ * turn straight into the input; a read shorter than asked means the
+ * socket is drained.  A turn
  * that filled its chunk continues from the loop (event_active), after
  * the sockets already waiting, so one fast peer cannot starve the rest.
  * on_read runs after each read that added bytes, or once after
@@ -94,6 +95,7 @@ struct gw_sock {
 	struct evbuffer *out;       /* bytes queued, not yet written */
 	struct gw_sock_cbs cb;      /* see struct */
 	size_t in_max;              /* no reads while in holds this much (0: no limit) */
+	size_t read_chunk;          /* most bytes read per turn (0: GW_SOCK_READ_CHUNK) */
 	size_t out_low;             /* on_write threshold */
 	int error;                  /* errno of a failure (0 for TLS errors), for logs */
 	bool reading;               /* the user wants input */

@@ -1,10 +1,10 @@
 /* Unit tests for gw_sock over real sockets (a unix socketpair, or
- * loopback TCP for connects): the read cap and reading switched off,
- * queued writes leaving in order, a direct write that the kernel takes
- * whole still owing on_write, EOF told once after the data before it, a
- * write failure, non-blocking connect success and refusal, closing
- * the socket from inside its own callback, and when output queued from
- * another socket's callback is flushed. */
+ * loopback TCP for connects): the read cap and reading switched off, the
+ * bytes read per turn, queued writes leaving in order, a direct write
+ * that the kernel takes whole still owing on_write, EOF told once after
+ * the data before it, a write failure, non-blocking connect success and
+ * refusal, closing the socket from inside its own callback, and when
+ * output queued from another socket's callback is flushed. */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -26,12 +26,14 @@ struct fx {
 	int reads, writes;       /* on_read / on_write calls */
 	int eofs, errors, conns; /* on_event calls by kind */
 	bool close_in_read;      /* on_read closes the socket */
+	size_t first_read;       /* input length at the first on_read */
 };
 
 static void f_read(struct gw_sock *s, void *arg)
 {
 	struct fx *f = arg;
-	f->reads++;
+	if (f->reads++ == 0)
+		f->first_read = evbuffer_get_length(s->in);
 	if (f->close_in_read)
 		gw_sock_close(s, false);
 }
@@ -139,6 +141,31 @@ START_TEST(test_read_cap_and_off)
 	ck_assert_uint_eq(b[1], (unsigned char)(100 * 1024 + 1));
 	ck_assert_int_eq(f.eofs + f.errors, 0);
 	teardown(&f);
+}
+END_TEST
+
+/* A turn reads at most its chunk: GW_SOCK_READ_CHUNK, or read_chunk
+ * where the user set one (gw_h2 reads more per turn). */
+static size_t first_read_with_chunk(size_t chunk)
+{
+	struct fx f;
+	setup_pair(&f);
+	big_buffers(f.peer);
+	big_buffers(f.s.fd);
+	send_all(f.peer, 200 * 1024, 0);
+	f.s.read_chunk = chunk;
+	gw_sock_read(&f.s, true);
+	spin(&f, 50);
+	ck_assert_uint_eq(evbuffer_get_length(f.s.in), 200 * 1024);
+	size_t first = f.first_read;
+	teardown(&f);
+	return first;
+}
+
+START_TEST(test_read_chunk)
+{
+	ck_assert_uint_eq(first_read_with_chunk(0), GW_SOCK_READ_CHUNK);
+	ck_assert_uint_eq(first_read_with_chunk(160 * 1024), 160 * 1024);
 }
 END_TEST
 
@@ -461,6 +488,7 @@ static Suite *suite(void)
 	TCase *tc = tcase_create("core");
 	tcase_set_timeout(tc, 15);
 	tcase_add_test(tc, test_read_cap_and_off);
+	tcase_add_test(tc, test_read_chunk);
 	tcase_add_test(tc, test_queued_writes_in_order);
 	tcase_add_test(tc, test_direct_write_owes_on_write);
 	tcase_add_test(tc, test_eof_once_after_data);
