@@ -393,23 +393,79 @@ def syscall_cost_md(results, meta):
            f"nothing {c['empty_recv_ns']:.0f} ns, and one 64 B message over loopback TCP "
            f"(its `send` and the `recv` that takes it) {c['tcp64_ns']:.0f} ns."]
     for proto, label in (("h1", "HTTP/1.1"), ("h2", "HTTP/2")):
-        eff = {peer: _val(results, peer, proto, "t64", 1) for peer in ("wsgate", "lighttpd")}
+        eff = _val(results, "wsgate", proto, "t64", 1)
         sysr = _find(results, "wsgate", proto, "sys64")
-        if not eff["wsgate"] or sysr is None or not sysr.get("syscalls_per_msg"):
+        if not eff or sysr is None or not sysr.get("syscalls_per_msg"):
             continue
-        per_msg = 1e9 / eff["wsgate"]
+        per_msg = 1e9 / eff
         crossing = sysr["syscalls_per_msg"] * c["null_ns"]
-        line = (f"At 64 B over {label} wsgate spends {per_msg:.0f} ns of CPU per message; "
-                f"its {sysr['syscalls_per_msg']:.2f} system calls per message cost "
-                f"{crossing:.0f} ns ({100 * crossing / per_msg:.0f} %) in crossings alone, before "
-                f"any TCP work")
-        if eff["lighttpd"]:
-            goal = 1e9 / (1.5 * eff["lighttpd"])
-            line += (f".  1.5× lighttpd means {goal:.0f} ns per message, so even with every "
-                     f"crossing gone (the bound io_uring could approach) and the TCP work "
-                     f"unchanged, wsgate would need {per_msg - crossing:.0f} ns")
-        out.append(line + ".")
+        out.append(f"At 64 B over {label} wsgate spends {per_msg:.0f} ns of CPU per message; "
+                   f"its {sysr['syscalls_per_msg']:.2f} system calls per message cost "
+                   f"{crossing:.0f} ns ({100 * crossing / per_msg:.0f} %) in crossings alone "
+                   f"(the part io_uring batching could remove), before any TCP work.")
     return "\n\n".join(out) + "\n"
+
+
+SPLIT_COLS = (("user", "user space"), ("send", "TCP send, own part"),
+              ("deliver", "TCP input of the receiver (loopback)"), ("recv", "TCP receive"),
+              ("epoll", "epoll_wait"), ("kernel_other", "other kernel"))
+TCP_PARTS = ("send", "deliver", "recv")
+
+
+def cpu_split_md(results, profiles, peer_objs):
+    """CPU per 64 B message by where it goes, for each profiled gateway,
+    and what that leaves reachable for the 64 B efficiency targets."""
+    labels = {p.name: p.label for p in peer_objs}
+    ns = {}
+    for pr in profiles:
+        eff = _val(results, pr["peer"], pr["proto"], "t64", 1)
+        if pr.get("split") and eff:
+            total = 1e9 / eff
+            ns[(pr["peer"], pr["proto"])] = (total, {k: v * total / 100
+                                                     for k, v in pr["split"].items()})
+    if not ns:
+        return ""
+    out = ["\nCPU per 64 B message by where it goes, in ns (the median efficiency run's CPU "
+           "per message, split by the shares of a `perf record -g` profile of the gateway "
+           "under the same load; inclusive kernel functions: tcp_sendmsg, net_rx_action, "
+           "tcp_recvmsg, do_epoll_wait).  On loopback a `send` also runs the receiving "
+           "socket's TCP input in the sender's context, so a gateway pays there for part of "
+           "its peers' work, which on a network the receiving host would do:\n",
+           "| gateway, protocol | CPU per message | " + " | ".join(t for _, t in SPLIT_COLS)
+           + " | TCP work (send + input + receive) |",
+           "|---|---:|" + "---:|" * (len(SPLIT_COLS) + 1)]
+    for (peer, proto), (total, parts) in ns.items():
+        tcp = sum(parts[k] for k in TCP_PARTS)
+        out.append(f"| {labels.get(peer, peer)}, {'HTTP/1.1' if proto == 'h1' else 'HTTP/2'} | "
+                   f"{total:.0f} | " + " | ".join(f"{parts[k]:.0f}" for k, _ in SPLIT_COLS)
+                   + f" | {tcp:.0f} ({100 * tcp / total:.0f} %) |")
+    lines = []
+    for proto, label in (("h1", "HTTP/1.1"), ("h2", "HTTP/2")):
+        w = ns.get(("wsgate", proto))
+        if not w:
+            continue
+        w_tcp = sum(w[1][k] for k in TCP_PARTS)
+        for peer, need in (("lighttpd", 1.5), ("relay", 1.0)):
+            o = ns.get((peer, proto))
+            if not o:
+                continue
+            goal = o[0] / need
+            if w[0] <= goal:
+                continue
+            verdict = ("more than that goal by itself, so no work on wsgate's own code or "
+                       "system calls can reach it: only fewer sends per message (larger "
+                       "batches) or cheaper TCP can" if w_tcp > goal else
+                       f"{100 * w_tcp / goal:.0f} % of that goal, leaving "
+                       f"{goal - w_tcp:.0f} ns for everything else (now "
+                       f"{w[0] - w_tcp:.0f})")
+            lines.append(f"- {label}, {need:g}× {labels.get(peer, peer)}: wsgate would need "
+                         f"{goal:.0f} ns per message; its TCP work alone is {w_tcp:.0f} ns "
+                         f"({labels.get(peer, peer)}'s: "
+                         f"{sum(o[1][k] for k in TCP_PARTS):.0f} ns), {verdict}.")
+    if lines:
+        out.append("\nWhat that leaves for the 64 B efficiency targets not met:\n")
+        out += lines
+    return "\n".join(out) + "\n"
 
 
 def analysis():
@@ -439,12 +495,15 @@ def render(results, peer_objs, meta, commands, profiles):
     tg_md = "\n".join(f"| {t} | {v} | {d} |" for t, v, d in tg)
     prof_md = ""
     for pr in profiles:
+        if not pr.get("lines"):
+            continue
         prof_md += (f"\n### wsgate, 64 B, {'HTTP/1.1' if pr['proto'] == 'h1' else 'HTTP/2'}\n\n"
                     f"`{_cmd(pr['gen'])}`, sampled with `perf record -F 999 -g -p PID -- sleep 3`, "
                     "self time by DSO (≥ 1 %), then by symbol (≥ 1.5 %):\n\n```\n" + "\n".join(pr["lines"]) + "\n```\n")
     if not prof_md:
         prof_md = "\n(no profile in this run)\n"
-    prof_md = syscall_table(results, peer_objs) + syscall_cost_md(results, meta) + prof_md + "\n" + analysis()
+    prof_md = (syscall_table(results, peer_objs) + syscall_cost_md(results, meta)
+               + cpu_split_md(results, profiles, peer_objs) + prof_md) + "\n" + analysis()
     peer_cmds = []
     seen = set()
     gen_cmds = []

@@ -172,6 +172,29 @@ def mem_of(sids):
     return total, " + ".join(hows)
 
 
+# Where a gateway's CPU goes, from `perf report --children` (inclusive
+# shares of kernel functions every TCP path goes through).  On loopback
+# the sender's tcp_sendmsg also runs the receiver's TCP input (softirq,
+# net_rx_action), so that part is split out of "send".
+def cpu_split(children_lines):
+    incl, user = {}, 0.0
+    for ln in children_lines:
+        m = re.match(r"\s*([\d.]+)%\s+([\d.]+)%\s+\[(.)\]\s+(\S+)", ln)
+        if not m:
+            continue
+        incl.setdefault(m.group(4), float(m.group(1)))
+        if m.group(3) == ".":
+            user += float(m.group(2))
+    send = incl.get("tcp_sendmsg", 0.0)
+    deliver = min(incl.get("net_rx_action", 0.0), send)
+    recv = incl.get("tcp_recvmsg", 0.0)
+    poll = incl.get("do_epoll_wait", 0.0)
+    parts = {"user": user, "send": send - deliver, "deliver": deliver, "recv": recv,
+             "epoll": poll}
+    parts["kernel_other"] = max(0.0, 100.0 - sum(parts.values()))
+    return parts
+
+
 class Bench:
     def __init__(self):
         self.t_start = time.monotonic()
@@ -384,21 +407,21 @@ class Bench:
             if p not in keep:
                 self.launcher.stop(p)
 
-    def profile(self, proto):
-        """perf profile of wsgate under the 64 B load (separate run: perf
-        slows the process it samples)."""
+    def profile(self, peer, proto):
+        """perf profile of one gateway under the 64 B load (a separate run:
+        perf slows the process it samples): where its CPU goes, and for
+        wsgate the busiest DSOs and symbols."""
         if shutil.which("perf") is None or self.elapsed() > BUDGET:
             return None
-        w = peers.Wsgate(self.env)
         others = list(self.launcher.procs)
-        leader = w.start()
+        leader = peer.start()
         time.sleep(0.3)
-        args = gen_args(w, proto, "t64", self.idle_n)
-        argv = [GEN] + args[:args.index("-d")] + ["-d", "5", "-q", w.url(proto)]
+        args = gen_args(peer, proto, "t64", self.idle_n)
+        argv = [GEN] + args[:args.index("-d")] + ["-d", "5", "-q", peer.url(proto)]
         if self.env["aux_cpus"]:
             argv = ["taskset", "-c", self.env["aux_cpus"]] + argv
         argv = peers.niced(argv)
-        data = os.path.join(self.workdir, f"perf-{proto}.data")
+        data = os.path.join(self.workdir, f"perf-{peer.name}-{proto}.data")
         g = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.5)
         perf_argv = ["perf", "record", "-F", "999", "-g", "-o", data, "-p", str(leader.pid),
@@ -406,16 +429,22 @@ class Bench:
         subprocess.run(perf_argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         g.wait(timeout=60)
         self._stop_peer(others)
-        def perf_report(sort, limit):
-            rep = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children",
-                                  "--sort", sort, "-g", "none", "--percent-limit", limit],
+
+        def perf_report(*opts):
+            rep = subprocess.run(["perf", "report", "-i", data, "--stdio", "-g", "none"]
+                                 + list(opts),
                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout.decode()
             return [re.sub(r"(\s+-)+\s*$", "", ln).rstrip() for ln in rep.splitlines()
                     if ln.strip() and not ln.startswith("#")]
 
-        lines = perf_report("dso", "1") + [""] + perf_report("dso,symbol", "1.5")[:25]
-        self.commands.append((f"profile-{proto}", perf_argv))
-        return {"proto": proto, "lines": lines, "gen": argv}
+        lines = []
+        if peer.name == "wsgate":
+            lines = (perf_report("--no-children", "--sort", "dso", "--percent-limit", "1") + [""]
+                     + perf_report("--no-children", "--sort", "dso,symbol",
+                                   "--percent-limit", "1.5")[:25])
+        split = cpu_split(perf_report("--children", "--sort", "symbol"))
+        self.commands.append((f"profile-{peer.name}-{proto}", perf_argv))
+        return {"peer": peer.name, "proto": proto, "lines": lines, "split": split, "gen": argv}
 
     def syscall_cost(self):
         """What a system call costs here, on the gateways' CPU (None if the
@@ -471,11 +500,13 @@ class Bench:
                         self.run_one(p, proto, "t64", label_scen="sys64", count_syscalls=True,
                                      gen_extra=["-d", "3"])
         profiles = []
-        if ws and "profile" in SCEN:
-            for proto in ("h1", "h2"):
-                pr = self.profile(proto)
-                if pr:
-                    profiles.append(pr)
+        if "profile" in SCEN:
+            for p in self.peer_objs:
+                if p.name in ("wsgate", "lighttpd", "relay"):
+                    for proto in p.protos:
+                        pr = self.profile(p, proto)
+                        if pr:
+                            profiles.append(pr)
         self.launcher.stop_all()
         return missing, profiles
 
