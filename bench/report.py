@@ -497,9 +497,17 @@ def render(results, peer_objs, meta, commands, profiles):
     for pr in profiles:
         if not pr.get("lines"):
             continue
-        prof_md += (f"\n### wsgate, 64 B, {'HTTP/1.1' if pr['proto'] == 'h1' else 'HTTP/2'}\n\n"
+        proto = 'HTTP/1.1' if pr['proto'] == 'h1' else 'HTTP/2'
+        if pr.get("scen") == "conn":
+            title, what = (f"wsgate, open/echo/close cycles, {proto}",
+                           "time by system call, inclusive of the kernel work under it "
+                           "(children %, then self %), and the kernel's ephemeral-port search:")
+        else:
+            title, what = (f"wsgate, 64 B, {proto}",
+                           "self time by DSO (≥ 1 %), then by symbol (≥ 1.5 %):")
+        prof_md += (f"\n### {title}\n\n"
                     f"`{_cmd(pr['gen'])}`, sampled with `perf record -F 999 -g -p PID -- sleep 3`, "
-                    "self time by DSO (≥ 1 %), then by symbol (≥ 1.5 %):\n\n```\n" + "\n".join(pr["lines"]) + "\n```\n")
+                    + what + "\n\n```\n" + "\n".join(pr["lines"]) + "\n```\n")
     if not prof_md:
         prof_md = "\n(no profile in this run)\n"
     prof_md = (syscall_table(results, peer_objs) + syscall_cost_md(results, meta)

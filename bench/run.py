@@ -195,6 +195,13 @@ def cpu_split(children_lines):
     return parts
 
 
+# The system-call wrappers (and the kernel's ephemeral-port search) that
+# the open/echo/close cycle profile lists, by inclusive share.
+CONN_SYMBOLS = re.compile(r"\[[.k]\] (__libc_(connect|sendmsg|send|recv|accept4?|close)|"
+                          r"__GI___(shutdown|setsockopt|close)|__close|__socket|epoll_ctl|"
+                          r"epoll_wait|accept4|__inet_hash_connect)$")
+
+
 class Bench:
     def __init__(self):
         self.t_start = time.monotonic()
@@ -407,21 +414,22 @@ class Bench:
             if p not in keep:
                 self.launcher.stop(p)
 
-    def profile(self, peer, proto):
-        """perf profile of one gateway under the 64 B load (a separate run:
-        perf slows the process it samples): where its CPU goes, and for
-        wsgate the busiest DSOs and symbols."""
+    def profile(self, peer, proto, scen="t64"):
+        """perf profile of one gateway under the 64 B load, or the
+        open/echo/close cycles (a separate run: perf slows the process it
+        samples): where its CPU goes, and for wsgate the busiest DSOs and
+        symbols, or for the cycles the system calls that take the most."""
         if shutil.which("perf") is None or self.elapsed() > BUDGET:
             return None
         others = list(self.launcher.procs)
         leader = peer.start()
         time.sleep(0.3)
-        args = gen_args(peer, proto, "t64", self.idle_n)
+        args = gen_args(peer, proto, scen, self.idle_n)
         argv = [GEN] + args[:args.index("-d")] + ["-d", "5", "-q", peer.url(proto)]
         if self.env["aux_cpus"]:
             argv = ["taskset", "-c", self.env["aux_cpus"]] + argv
         argv = peers.niced(argv)
-        data = os.path.join(self.workdir, f"perf-{peer.name}-{proto}.data")
+        data = os.path.join(self.workdir, f"perf-{peer.name}-{proto}-{scen}.data")
         g = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.5)
         perf_argv = ["perf", "record", "-F", "999", "-g", "-o", data, "-p", str(leader.pid),
@@ -438,13 +446,17 @@ class Bench:
                     if ln.strip() and not ln.startswith("#")]
 
         lines = []
-        if peer.name == "wsgate":
+        if scen == "conn":
+            lines = [ln for ln in perf_report("--children", "--sort", "symbol")
+                     if CONN_SYMBOLS.search(ln)][:16]
+        elif peer.name == "wsgate":
             lines = (perf_report("--no-children", "--sort", "dso", "--percent-limit", "1") + [""]
                      + perf_report("--no-children", "--sort", "dso,symbol",
                                    "--percent-limit", "1.5")[:25])
-        split = cpu_split(perf_report("--children", "--sort", "symbol"))
-        self.commands.append((f"profile-{peer.name}-{proto}", perf_argv))
-        return {"peer": peer.name, "proto": proto, "lines": lines, "split": split, "gen": argv}
+        split = cpu_split(perf_report("--children", "--sort", "symbol")) if scen == "t64" else None
+        self.commands.append((f"profile-{peer.name}-{proto}-{scen}", perf_argv))
+        return {"peer": peer.name, "proto": proto, "scen": scen, "lines": lines, "split": split,
+                "gen": argv}
 
     def syscall_cost(self):
         """What a system call costs here, on the gateways' CPU (None if the
@@ -507,6 +519,10 @@ class Bench:
                         pr = self.profile(p, proto)
                         if pr:
                             profiles.append(pr)
+            if ws and "conn" in SCEN:
+                pr = self.profile(ws[0], "h2", "conn")
+                if pr:
+                    profiles.append(pr)
         self.launcher.stop_all()
         return missing, profiles
 
