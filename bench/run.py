@@ -415,8 +415,8 @@ class Bench:
                 self.launcher.stop(p)
 
     def profile(self, peer, proto, scen="t64"):
-        """perf profile of one gateway under the 64 B load, or the
-        open/echo/close cycles (a separate run: perf slows the process it
+        """perf profile of one gateway under the 64 B load (t64 or the
+        128-session streams shape), or the open/echo/close cycles (a separate run: perf slows the process it
         samples): where its CPU goes, and for wsgate the busiest DSOs and
         symbols, or for the cycles the system calls that take the most."""
         if shutil.which("perf") is None or self.elapsed() > BUDGET:
@@ -453,7 +453,8 @@ class Bench:
             lines = (perf_report("--no-children", "--sort", "dso", "--percent-limit", "1") + [""]
                      + perf_report("--no-children", "--sort", "dso,symbol",
                                    "--percent-limit", "1.5")[:25])
-        split = cpu_split(perf_report("--children", "--sort", "symbol")) if scen == "t64" else None
+        split = (cpu_split(perf_report("--children", "--sort", "symbol"))
+                 if scen in ("t64", "streams") else None)
         self.commands.append((f"profile-{peer.name}-{proto}-{scen}", perf_argv))
         return {"peer": peer.name, "proto": proto, "scen": scen, "lines": lines, "split": split,
                 "gen": argv}
@@ -519,10 +520,11 @@ class Bench:
                         pr = self.profile(p, proto)
                         if pr:
                             profiles.append(pr)
-            if ws and "conn" in SCEN:
-                pr = self.profile(ws[0], "h2", "conn")
-                if pr:
-                    profiles.append(pr)
+            for scen, protos in (("streams", ("h1", "h2")), ("conn", ("h2",))):
+                for proto in protos if ws and scen in SCEN else ():
+                    pr = self.profile(ws[0], proto, scen)
+                    if pr:
+                        profiles.append(pr)
         self.launcher.stop_all()
         return missing, profiles
 
