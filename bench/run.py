@@ -195,6 +195,18 @@ def cpu_split(children_lines):
     return parts
 
 
+def time_wait_count():
+    n = 0
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(path) as f:
+                next(f, None)
+                n += sum(1 for ln in f if ln.split()[3:4] == ["06"])
+        except OSError:
+            pass
+    return n
+
+
 # The system-call wrappers (and the kernel's ephemeral-port search) that
 # the open/echo/close cycle profile lists, by inclusive share.
 CONN_SYMBOLS = re.compile(r"\[[.k]\] (__libc_(connect|sendmsg|send|recv|accept4?|close)|"
@@ -472,7 +484,23 @@ class Bench:
         except (subprocess.TimeoutExpired, ValueError):
             return None
 
+    def settle_time_wait(self, most=1000, limit=70):
+        """Waits (at most `limit` s) until fewer than `most` TCP sockets are
+        in TIME_WAIT: those a previous run left behind make every connect()
+        search longer for a free port, and the connect-rate runs come
+        first.  Returns (count at start, count when the runs begin)."""
+        first = count = time_wait_count()
+        t0 = time.monotonic()
+        while count >= most and time.monotonic() - t0 < limit:
+            time.sleep(2)
+            count = time_wait_count()
+        if first >= most:
+            print(f"bench: {first} sockets in TIME_WAIT; waited {time.monotonic() - t0:.0f} s, "
+                  f"{count} left", flush=True)
+        return first, count
+
     def run(self):
+        self.time_wait = self.settle_time_wait()
         self.sys_cost = self.syscall_cost()
         classes = [c for c in peers.ALL if not PEER_FILTER or c.name in PEER_FILTER]
         self.start_echo()
@@ -576,6 +604,7 @@ def main():
         "load": (load0, os.getloadavg()), "nice": peers.NICE, "workdir": b.workdir,
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "commit": head,
         "dirty": dirty, "syscall_cost": b.sys_cost,
+        "time_wait": getattr(b, "time_wait", None),
     }
     text = report.render(b.results, b.peer_objs, meta, b.commands, profiles)
     print()
