@@ -382,6 +382,16 @@ def syscall_table(results, peer_objs):
             "backend and back):\n\n" + "\n".join(out) + "\n")
 
 
+def _crossing_ns(results, meta, proto):
+    """What wsgate's system calls per 64 B message cost in crossings alone
+    (None without the probe or the perf stat run)."""
+    c = meta.get("syscall_cost")
+    sysr = _find(results, "wsgate", proto, "sys64")
+    if not c or sysr is None or not sysr.get("syscalls_per_msg"):
+        return None
+    return sysr["syscalls_per_msg"] * c["null_ns"]
+
+
 def syscall_cost_md(results, meta):
     """The price of a system call here, set against wsgate's CPU per
     message at 64 B: how much of it no user-space work can remove."""
@@ -394,13 +404,13 @@ def syscall_cost_md(results, meta):
            f"(its `send` and the `recv` that takes it) {c['tcp64_ns']:.0f} ns."]
     for proto, label in (("h1", "HTTP/1.1"), ("h2", "HTTP/2")):
         eff = _val(results, "wsgate", proto, "t64", 1)
-        sysr = _find(results, "wsgate", proto, "sys64")
-        if not eff or sysr is None or not sysr.get("syscalls_per_msg"):
+        crossing = _crossing_ns(results, meta, proto)
+        if not eff or crossing is None:
             continue
         per_msg = 1e9 / eff
-        crossing = sysr["syscalls_per_msg"] * c["null_ns"]
+        calls = _find(results, "wsgate", proto, "sys64")["syscalls_per_msg"]
         out.append(f"At 64 B over {label} wsgate spends {per_msg:.0f} ns of CPU per message; "
-                   f"its {sysr['syscalls_per_msg']:.2f} system calls per message cost "
+                   f"its {calls:.2f} system calls per message cost "
                    f"{crossing:.0f} ns ({100 * crossing / per_msg:.0f} %) in crossings alone "
                    f"(the part io_uring batching could remove), before any TCP work.")
     return "\n\n".join(out) + "\n"
@@ -410,6 +420,28 @@ SPLIT_COLS = (("user", "user space"), ("send", "TCP send, own part"),
               ("deliver", "TCP input of the receiver (loopback)"), ("recv", "TCP receive"),
               ("epoll", "epoll_wait"), ("kernel_other", "other kernel"))
 TCP_PARTS = ("send", "deliver", "recv")
+SHAPE = {"streams": ", 128 sessions × 4 in flight"}  # profiles not in the t64 shape
+
+
+def _tcp_ns(parts):
+    return sum(parts[k] for k in TCP_PARTS)
+
+
+def _reach(goal, total, tcp, crossing):
+    """How much of a CPU-per-message goal the TCP work (and the system-call
+    crossings, when known) already takes."""
+    text = f"{100 * tcp / goal:.0f} % of that goal"
+    if tcp < goal:
+        text += f", leaving {goal - tcp:.0f} ns for everything else (now {total - tcp:.0f})"
+    floor = tcp
+    if crossing is not None:
+        floor += crossing
+        text += (f"; with the system-call crossings it makes ({crossing:.0f} ns), "
+                 f"{100 * floor / goal:.0f} %")
+    if floor > goal:
+        text += (", so no work on wsgate's own code can reach it: only fewer sends per "
+                 "message (larger batches) or cheaper TCP can")
+    return text
 
 
 def cpu_split_md(results, profiles, peer_objs, meta):
@@ -436,52 +468,34 @@ def cpu_split_md(results, profiles, peer_objs, meta):
            + " | TCP work (send + input + receive) |",
            "|---|---:|" + "---:|" * (len(SPLIT_COLS) + 1)]
     for (peer, proto, scen), (total, parts) in ns.items():
-        tcp = sum(parts[k] for k in TCP_PARTS)
-        shape = ", 128 sessions × 4 in flight" if scen == "streams" else ""
-        out.append(f"| {labels.get(peer, peer)}, {'HTTP/1.1' if proto == 'h1' else 'HTTP/2'}{shape} | "
+        tcp = _tcp_ns(parts)
+        out.append(f"| {labels.get(peer, peer)}, {'HTTP/1.1' if proto == 'h1' else 'HTTP/2'}"
+                   f"{SHAPE.get(scen, '')} | "
                    f"{total:.0f} | " + " | ".join(f"{parts[k]:.0f}" for k, _ in SPLIT_COLS)
                    + f" | {tcp:.0f} ({100 * tcp / total:.0f} %) |")
-    lines, crossings, c = [], {}, meta.get("syscall_cost")
-    for proto in ("h1", "h2"):
-        sysr = _find(results, "wsgate", proto, "sys64")
-        if c and sysr is not None and sysr.get("syscalls_per_msg"):
-            crossings[proto] = sysr["syscalls_per_msg"] * c["null_ns"]
+    lines = []
     for proto, label in (("h1", "HTTP/1.1"), ("h2", "HTTP/2")):
         w = ns.get(("wsgate", proto, "t64"))
         if not w:
             continue
-        w_tcp = sum(w[1][k] for k in TCP_PARTS)
         for peer, need in (("lighttpd", 1.5), ("relay", 1.0)):
             o = ns.get((peer, proto, "t64"))
-            if not o:
+            if not o or w[0] <= o[0] / need:
                 continue
-            goal = o[0] / need
-            if w[0] <= goal:
-                continue
-            floor = w_tcp + crossings.get(proto, 0.0)
-            verdict = (f"{100 * w_tcp / goal:.0f} % of that goal" + (
-                f", leaving {goal - w_tcp:.0f} ns for everything else (now "
-                f"{w[0] - w_tcp:.0f})" if w_tcp < goal else ""))
-            if proto in crossings:
-                verdict += (f"; with the system-call crossings it makes "
-                            f"({crossings[proto]:.0f} ns), {100 * floor / goal:.0f} %")
-            if floor > goal:
-                verdict += (", so no work on wsgate's own code can reach it: only fewer "
-                            "sends per message (larger batches) or cheaper TCP can")
-            lines.append(f"- {label}, {need:g}× {labels.get(peer, peer)}: wsgate would need "
-                         f"{goal:.0f} ns per message; its TCP work alone is {w_tcp:.0f} ns "
-                         f"({labels.get(peer, peer)}'s: "
-                         f"{sum(o[1][k] for k in TCP_PARTS):.0f} ns), {verdict}.")
+            goal, name = o[0] / need, labels.get(peer, peer)
+            lines.append(f"- {label}, {need:g}× {name}: wsgate would need {goal:.0f} ns per "
+                         f"message; its TCP work alone is {_tcp_ns(w[1]):.0f} ns ({name}'s: "
+                         f"{_tcp_ns(o[1]):.0f} ns), "
+                         f"{_reach(goal, w[0], _tcp_ns(w[1]), _crossing_ns(results, meta, proto))}.")
     h1, st = ns.get(("wsgate", "h1", "t64")), ns.get(("wsgate", "h2", "streams"))
     if h1 and st and st[0] > h1[0] / 0.7:
-        st_tcp, goal = sum(st[1][k] for k in TCP_PARTS), h1[0] / 0.7
-        how = ("more than that goal by itself: each of the 128 backend sockets gets a "
-               "`send` per batch of at most 4 messages, against 16 per connection at 32 × 16"
-               if st_tcp > goal else f"{100 * st_tcp / goal:.0f} % of that goal")
+        goal = h1[0] / 0.7
+        why = ("; each of the 128 backend sockets gets a `send` per batch of at most 4 "
+               "messages, against 16 per connection at 32 × 16" if _tcp_ns(st[1]) > goal else "")
         lines.append(f"- HTTP/2, 128 streams at 70 % of HTTP/1.1's efficiency: wsgate would "
-                     f"need {goal:.0f} ns per message; its TCP work alone is {st_tcp:.0f} ns "
-                     f"there (HTTP/1.1 at 32 × 16: {sum(h1[1][k] for k in TCP_PARTS):.0f} ns), "
-                     f"{how}.")
+                     f"need {goal:.0f} ns per message; its TCP work alone is "
+                     f"{_tcp_ns(st[1]):.0f} ns there (HTTP/1.1 at 32 × 16: {_tcp_ns(h1[1]):.0f} "
+                     f"ns), {_reach(goal, st[0], _tcp_ns(st[1]), None)}{why}.")
     if lines:
         out.append("\nWhat that leaves for the efficiency targets not met:\n")
         out += lines
@@ -532,7 +546,7 @@ def render(results, peer_objs, meta, commands, profiles):
                            "time by system call, inclusive of the kernel work under it "
                            "(children %, then self %), and the kernel's ephemeral-port search:")
         else:
-            title, what = (f"wsgate, 64 B, {proto}",
+            title, what = (f"wsgate, 64 B{SHAPE.get(pr.get('scen'), '')}, {proto}",
                            "self time by DSO (≥ 1 %), then by symbol (≥ 1.5 %):")
         prof_md += (f"\n### {title}\n\n"
                     f"`{_cmd(pr['gen'])}`, sampled with `perf record -F 999 -g -p PID -- sleep 3`, "

@@ -207,6 +207,11 @@ def time_wait_count():
     return n
 
 
+# The peers that run as one process: `perf stat -p` and `perf record -p`
+# see all of their work (they do not follow websockify's forks).
+ONE_PROCESS = ("wsgate", "lighttpd", "relay")
+
+
 # The system-call wrappers (and the kernel's ephemeral-port search) that
 # the open/echo/close cycle profile lists, by inclusive share.
 CONN_SYMBOLS = re.compile(r"\[[.k]\] (__libc_(connect|sendmsg|send|recv|accept4?|close)|"
@@ -427,10 +432,11 @@ class Bench:
                 self.launcher.stop(p)
 
     def profile(self, peer, proto, scen="t64"):
-        """perf profile of one gateway under the 64 B load (t64 or the
-        128-session streams shape), or the open/echo/close cycles (a separate run: perf slows the process it
-        samples): where its CPU goes, and for wsgate the busiest DSOs and
-        symbols, or for the cycles the system calls that take the most."""
+        """perf profile of one gateway under the 64 B load (t64, or the
+        128-session streams shape) or the open/echo/close cycles, in a run
+        of its own (perf slows the process it samples): where its CPU
+        goes, and for wsgate the busiest DSOs and symbols, or for the
+        cycles the system calls that take the most."""
         if shutil.which("perf") is None or self.elapsed() > BUDGET:
             return None
         others = list(self.launcher.procs)
@@ -533,26 +539,24 @@ class Bench:
                                                           "cpus": None},
                              label_scen=key, gen_cpus=None)
         if "profile" in SCEN and shutil.which("perf"):
-            # System calls per message, for the single-process peers (perf
-            # stat -p does not follow websockify's forks).
+            # System calls per message (one-process peers only).
             for p in self.peer_objs:
-                if p.name in ("wsgate", "lighttpd", "relay"):
+                if p.name in ONE_PROCESS:
                     for proto in p.protos:
                         self.run_one(p, proto, "t64", label_scen="sys64", count_syscalls=True,
                                      gen_extra=["-d", "3"])
         profiles = []
         if "profile" in SCEN:
-            for p in self.peer_objs:
-                if p.name in ("wsgate", "lighttpd", "relay"):
-                    for proto in p.protos:
-                        pr = self.profile(p, proto)
-                        if pr:
-                            profiles.append(pr)
-            for scen, protos in (("streams", ("h1", "h2")), ("conn", ("h2",))):
-                for proto in protos if ws and scen in SCEN else ():
-                    pr = self.profile(ws[0], proto, scen)
-                    if pr:
-                        profiles.append(pr)
+            runs = [(p, proto, "t64") for p in self.peer_objs if p.name in ONE_PROCESS
+                    for proto in p.protos]
+            if ws:
+                runs += [(ws[0], proto, scen) for scen, protos in
+                         (("streams", ("h1", "h2")), ("conn", ("h2",))) if scen in SCEN
+                         for proto in protos]
+            for peer, proto, scen in runs:
+                pr = self.profile(peer, proto, scen)
+                if pr:
+                    profiles.append(pr)
         self.launcher.stop_all()
         return missing, profiles
 
@@ -604,7 +608,7 @@ def main():
         "load": (load0, os.getloadavg()), "nice": peers.NICE, "workdir": b.workdir,
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "commit": head,
         "dirty": dirty, "syscall_cost": b.sys_cost,
-        "time_wait": getattr(b, "time_wait", None),
+        "time_wait": b.time_wait,
     }
     text = report.render(b.results, b.peer_objs, meta, b.commands, profiles)
     print()
